@@ -1,0 +1,36 @@
+# capquery: PGXS build, plus the README's two commands (demo, test)
+
+EXTENSION  = capquery
+MODULE_big = capquery
+OBJS = \
+	src/capquery.o \
+	src/hooks.o \
+	src/ring.o \
+	src/capture.o \
+	src/reader.o \
+	src/render.o \
+	src/functions.o
+
+DATA = sql/capquery--1.0.sql
+PGFILEDESC = "capquery - capture and assert the statements a test runs"
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: demo test bench
+
+# Main job: a demonstration capture against a throwaway, preloaded PostgreSQL.
+demo:
+	bash scripts/demo.sh
+
+# The whole test suite against temporary instances; .ci/run calls exactly this.
+test:
+	bash test/run-all.sh
+
+# Instruction counts per statement (callgrind); reports, never fails on numbers.
+bench:
+	bash bench/run.sh
