@@ -1,0 +1,64 @@
+/* capquery--1.0.sql: the SQL interface of ../shared/CONTRACT.md (v1) */
+
+\echo Use "CREATE EXTENSION capquery" to load this file. \quit
+
+-- Capture lifecycle
+
+CREATE FUNCTION capq_begin(label text DEFAULT NULL,
+                           scope text DEFAULT 'backend',
+                           plans text DEFAULT 'off')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'capq_begin'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION capq_phase(name text DEFAULT NULL)
+RETURNS int
+AS 'MODULE_PATHNAME', 'capq_phase'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION capq_end()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'capq_end'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION capq_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'capq_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION capq_reset() FROM PUBLIC;
+
+-- Counting and asserting
+
+CREATE FUNCTION capq_count(kind text DEFAULT NULL, capture bigint DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'capq_count'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION capq_assert_count(expected bigint, kind text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'capq_assert_count'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION capq_assert_max(max bigint, kind text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'capq_assert_max'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+-- Reading captures
+
+CREATE FUNCTION capq_queries(capture bigint DEFAULT NULL,
+    OUT capture bigint, OUT seq bigint, OUT phase int, OUT phase_name text,
+    OUT pid int, OUT username name, OUT database name, OUT nesting int,
+    OUT kind text, OUT query text, OUT params text, OUT rows bigint,
+    OUT duration_ms float8, OUT relations text[], OUT plan text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'capq_queries'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION capq_sessions(
+    OUT capture bigint, OUT label text, OUT owner_pid int, OUT scope text,
+    OUT state text, OUT statements bigint, OUT lost bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'capq_sessions'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10;
