@@ -47,12 +47,16 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 -- Reading captures
 
-CREATE FUNCTION capq_queries(capture bigint DEFAULT NULL,
-    OUT capture bigint, OUT seq bigint, OUT phase int, OUT phase_name text,
-    OUT pid int, OUT username name, OUT database name, OUT nesting int,
-    OUT kind text, OUT query text, OUT params text, OUT rows bigint,
-    OUT duration_ms float8, OUT relations text[], OUT plan text)
-RETURNS SETOF record
+-- A composite type, not OUT parameters: the argument and the first column
+-- are both named "capture", which OUT parameters cannot express.
+CREATE TYPE capq_query AS (
+    capture bigint, seq bigint, phase int, phase_name text,
+    pid int, username name, database name, nesting int,
+    kind text, query text, params text, rows bigint,
+    duration_ms float8, relations text[], plan text);
+
+CREATE FUNCTION capq_queries(capture bigint DEFAULT NULL)
+RETURNS SETOF capq_query
 AS 'MODULE_PATHNAME', 'capq_queries'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 100;
 
