@@ -17,9 +17,14 @@ PGFILEDESC = "capquery - capture and assert the statements a test runs"
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 
-PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+# PostgreSQL 15 as Debian ships it.  PGXS is included only once
+# postgresql-server-dev-15 is installed, so that "make demo" and "make test"
+# work on a fresh machine: their scripts install it, then build.
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+endif
 
 .PHONY: demo test bench
 
