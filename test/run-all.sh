@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# test/run-all.sh (= make test, what .ci/run calls): build, install, start three
+# throwaway PostgreSQL 15 instances, run every test suite against them, and end
+# with the line "capquery: N passed, M failed" (N, M = individual tests).
+#
+# Instances (scripts/pgtemp.sh; host = a private unix socket directory, also 127.0.0.1:PORT):
+#   main  54329  shared_preload_libraries='capquery'
+#   tiny  54330  shared_preload_libraries='capquery', capquery.buffer_size='64kB'
+#   local 54331  no preload (the library loads on first use)
+# Suites, each skipped when it has no files:
+#   pg_regress  sql/*.sql except sql/capquery--*.sql, in name order, one database per
+#               instance (capq_regress_<instance>): sql/overflow*.sql on tiny,
+#               sql/local*.sql on local, the rest on main. Each file creates what
+#               it needs (CREATE EXTENSION capquery ...). A file with no
+#               expected/<name>.out fails; its output is left in results/<name>.out.
+#   pgTAP       test/pgtap/*.sql with pg_prove, database capq_tap (pgtap + capquery)
+#   Python      test/python/test_*.py, pytest, database capq_py
+#   stress      test/stress/test_*.py, pytest, database capq_stress
+#   Node        test/node (package.json): npm install, node --test *.test.{js,mjs}, database capq_node
+# Python and Node tests get PGHOST/PGPORT/PGUSER/PGDATABASE (main instance) and
+# CAPQ_{MAIN,TINY,LOCAL}_{HOST,PORT}, CAPQ_TCP_HOST=127.0.0.1; their database
+# exists with capquery created on all three instances.
+# Options (environment): CAPQ_SUITES="regress pgtap python stress node" to run
+# only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 1200).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=$PG_BIN/pg_config
+PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
+PYTHON=/usr/bin/python3
+SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-1200}
+SUITES=${CAPQ_SUITES:-regress pgtap python stress node}
+
+# shellcheck source=../scripts/pgtemp.sh
+source "$REPO/scripts/pgtemp.sh"
+
+WORK=$(mktemp -d /tmp/capq-test.XXXXXX)
+cleanup() { pgtemp_stop_all; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PASSED=0
+FAILED=0
+REPORT=()
+
+banner() { printf '\n===== %s =====\n' "$*"; }
+want() { [[ " $SUITES " == *" $1 "* ]]; }
+
+# record SUITE PASSED FAILED [NOTE]
+record() {
+  PASSED=$((PASSED + $2))
+  FAILED=$((FAILED + $3))
+  REPORT+=("$(printf '%-22s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
+}
+
+# first integer captured by an extended regex group in a file (default 0)
+num() { local v; v=$(sed -nE "s/$1/\\1/p" "$2" | tail -n 1); echo "${v:-0}"; }
+
+finish() {
+  pgtemp_stop_all
+  banner "summary"
+  local line
+  for line in "${REPORT[@]}"; do echo "$line"; done
+  echo "capquery: $PASSED passed, $FAILED failed"
+  if ((FAILED > 0)); then exit 1; fi
+  exit 0
+}
+
+# psql as postgres against an instance, stopping on the first error
+sql() { local inst=$1; shift; pgtemp_psql "$inst" -q -v ON_ERROR_STOP=1 "$@" </dev/null; }
+
+# create DB on every instance with the given extensions; returns non-zero on error
+make_db() {
+  local db=$1 inst; shift
+  for inst in main tiny local; do
+    sql "$inst" -d postgres -c "CREATE DATABASE $db" || return 1
+    local ext
+    for ext in "$@"; do
+      [[ "$ext" == pgtap && "$inst" != main ]] && continue
+      sql "$inst" -d "$db" -c "CREATE EXTENSION $ext" || return 1
+    done
+  done
+}
+
+# ---------------------------------------------------------------- build
+banner "dependencies and build"
+bash "$REPO/scripts/deps.sh"
+rm -rf "$REPO/results" "$REPO/regression.diffs"
+if ! make -C "$REPO" PG_CONFIG="$PG_CONFIG" all </dev/null ||
+   ! make -C "$REPO" PG_CONFIG="$PG_CONFIG" install </dev/null >"$WORK/install.log" 2>&1; then
+  [[ -s "$WORK/install.log" ]] && cat "$WORK/install.log"
+  record build 0 1 "make or make install failed"
+  finish
+fi
+echo "built and installed into $($PG_CONFIG --pkglibdir)"
+
+# ---------------------------------------------------------------- instances
+banner "instances"
+if ! pgtemp_start main 54329 "shared_preload_libraries='capquery'" ||
+   ! pgtemp_start tiny 54330 "shared_preload_libraries='capquery'" "capquery.buffer_size='64kB'" ||
+   ! pgtemp_start local 54331; then
+  record instances 0 1 "a server did not start"
+  finish
+fi
+
+export PGUSER=postgres
+export PGHOST=$PGTEMP_MAIN_HOST PGPORT=$PGTEMP_MAIN_PORT
+export CAPQ_MAIN_HOST=$PGTEMP_MAIN_HOST CAPQ_MAIN_PORT=$PGTEMP_MAIN_PORT
+export CAPQ_TINY_HOST=$PGTEMP_TINY_HOST CAPQ_TINY_PORT=$PGTEMP_TINY_PORT
+export CAPQ_LOCAL_HOST=$PGTEMP_LOCAL_HOST CAPQ_LOCAL_PORT=$PGTEMP_LOCAL_PORT
+export CAPQ_TCP_HOST=127.0.0.1
+export PYTHONDONTWRITEBYTECODE=1
+# tests that start "python3" themselves get the Debian one too
+mkdir -p "$WORK/bin" && ln -s "$PYTHON" "$WORK/bin/python3" && ln -s "$PYTHON" "$WORK/bin/python"
+export PATH="$WORK/bin:$PATH"
+
+# ---------------------------------------------------------------- pg_regress
+# run_regress INSTANCE TEST...
+run_regress() {
+  local inst=$1; shift
+  local out=$WORK/regress/$inst in=$WORK/regress/$inst/in
+  local t f missing=() rc=0
+  mkdir -p "$in/expected" "$out"
+  # a private input dir: sql/ and the expected files of the repository, plus an
+  # empty expected file for a test that has none (pg_regress would abort otherwise)
+  ln -s "$REPO/sql" "$in/sql"
+  for d in input output data; do [[ -d "$REPO/$d" ]] && ln -s "$REPO/$d" "$in/$d"; done
+  for f in "$REPO"/expected/*; do [[ -e "$f" ]] && ln -s "$f" "$in/expected/"; done
+  for t in "$@"; do
+    if [[ ! -e "$in/expected/$t.out" ]]; then : >"$in/expected/$t.out"; missing+=("$t"); fi
+  done
+
+  # --use-existing does not create the database: do it as pg_regress would
+  local db=capq_regress_$inst
+  if ! sql "$inst" -d postgres -c "CREATE DATABASE $db TEMPLATE=template0" -c "
+      ALTER DATABASE $db SET lc_messages TO 'C'; ALTER DATABASE $db SET lc_monetary TO 'C';
+      ALTER DATABASE $db SET lc_numeric TO 'C'; ALTER DATABASE $db SET lc_time TO 'C';
+      ALTER DATABASE $db SET bytea_output TO 'hex';
+      ALTER DATABASE $db SET timezone_abbreviations TO 'Default'"; then
+    record "pg_regress ($inst)" 0 1 "could not create $db"
+    return
+  fi
+
+  timeout -k 30 "$SUITE_TIMEOUT" "$PG_REGRESS" --use-existing --inputdir="$in" --outputdir="$out" \
+    --bindir="$PG_BIN" --host="$(eval echo "\$PGTEMP_${inst^^}_HOST")" \
+    --port="$(eval echo "\$PGTEMP_${inst^^}_PORT")" --user=postgres \
+    --dbname="$db" "$@" </dev/null 2>&1 | tee "$out/pg_regress.log" || rc=${PIPESTATUS[0]}
+
+  local p fl note=""
+  p=$(grep -cE '^(test +)?[^ ]+ +\.\.\. ok' "$out/pg_regress.log" || true)
+  fl=$(grep -cE '\.\.\. FAILED' "$out/pg_regress.log" || true)
+  if ((rc != 0 && fl == 0)); then fl=1; note="pg_regress exit $rc"; fi
+  ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+  mkdir -p "$REPO/results"
+  cp "$out"/results/*.out "$REPO/results/" 2>/dev/null || true
+  for t in "${missing[@]}"; do
+    echo "note: no expected/$t.out; its output is in results/$t.out"
+    note="${note:+$note; }no expected/$t.out"
+  done
+  if [[ -s "$out/regression.diffs" ]]; then
+    banner "regression.diffs ($inst)"
+    cat "$out/regression.diffs"
+    cat "$out/regression.diffs" >>"$REPO/regression.diffs"
+  fi
+  record "pg_regress ($inst)" "$p" "$fl" "$note"
+}
+
+if want regress; then
+  shopt -s nullglob
+  main_tests=() tiny_tests=() local_tests=()
+  for f in "$REPO"/sql/*.sql; do
+    t=$(basename "$f" .sql)
+    case "$t" in
+      capquery--*) ;;
+      overflow*) tiny_tests+=("$t") ;;
+      local*) local_tests+=("$t") ;;
+      *) main_tests+=("$t") ;;
+    esac
+  done
+  shopt -u nullglob
+  for inst in main tiny local; do
+    eval "tests=(\"\${${inst}_tests[@]}\")"
+    ((${#tests[@]} == 0)) && continue
+    banner "pg_regress on $inst: ${tests[*]}"
+    run_regress "$inst" "${tests[@]}"
+  done
+fi
+
+# ---------------------------------------------------------------- pgTAP
+if want pgtap && compgen -G "$REPO/test/pgtap/*.sql" >/dev/null; then
+  banner "pgTAP (pg_prove)"
+  log=$WORK/pgtap.log
+  if ! make_db capq_tap pgtap capquery; then
+    record pgTAP 0 1 "could not create capq_tap"
+  else
+    rc=0
+    (cd "$REPO" && timeout -k 30 "$SUITE_TIMEOUT" pg_prove -h "$PGTEMP_MAIN_HOST" -p "$PGTEMP_MAIN_PORT" \
+       -U postgres -d capq_tap test/pgtap/*.sql) </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+    total=$(num '^Files=[0-9]+, Tests=([0-9]+),.*' "$log")
+    failed=$(grep -oE '\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [0-9]+\)' "$log" |
+             sed -E 's/.*Failed: ([0-9]+)\)/\1/' | awk '{s+=$1} END {print s+0}')
+    note=""
+    if ((rc != 0 && failed == 0)); then failed=1; note="pg_prove exit $rc"; fi
+    ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+    passed=$((total > failed ? total - failed : 0))
+    record pgTAP "$passed" "$failed" "$note"
+  fi
+fi
+
+# ---------------------------------------------------------------- pytest suites
+# run_pytest NAME DIR DATABASE
+run_pytest() {
+  local name=$1 dir=$2 db=$3 log=$WORK/$1.log rc=0
+  banner "$name (pytest: $dir)"
+  if ! make_db "$db" capquery; then record "$name" 0 1 "could not create $db"; return; fi
+  (cd "$REPO" && PGDATABASE=$db timeout -k 30 "$SUITE_TIMEOUT" \
+     "$PYTHON" -m pytest -q -p no:cacheprovider "$dir") </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+  local summary passed failed errors note=""
+  summary=$(grep -E '[0-9]+ (passed|failed|errors?|skipped)|no tests ran' "$log" | tail -n 1 || true)
+  passed=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+  failed=$(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+  errors=$(grep -oE '[0-9]+ errors?' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+  failed=$((failed + errors))
+  if ((rc == 5)); then note="no tests collected"; fi
+  if ((rc != 0 && failed == 0)); then failed=1; note=${note:-"pytest exit $rc"}; fi
+  ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+  record "$name" "$passed" "$failed" "$note"
+}
+
+if want python && compgen -G "$REPO/test/python/test_*.py" >/dev/null; then
+  run_pytest python test/python capq_py
+fi
+if want stress && compgen -G "$REPO/test/stress/test_*.py" >/dev/null; then
+  run_pytest stress test/stress capq_stress
+fi
+
+# ---------------------------------------------------------------- Node
+if want node && [[ -f "$REPO/test/node/package.json" ]]; then
+  banner "Node (node --test: test/node)"
+  mapfile -t node_files < <(cd "$REPO/test/node" &&
+    find . -path ./node_modules -prune -o -type f \( -name '*.test.js' -o -name '*.test.mjs' \) -print | sort)
+  if ! make_db capq_node capquery; then
+    record node 0 1 "could not create capq_node"
+  elif ! (cd "$REPO/test/node" && npm install --no-audit --no-fund </dev/null); then
+    record node 0 1 "npm install failed"
+  elif ((${#node_files[@]} == 0)); then
+    record node 0 1 "package.json but no *.test.js / *.test.mjs"
+  else
+    rc=0
+    (cd "$REPO/test/node" && PGDATABASE=capq_node timeout -k 30 "$SUITE_TIMEOUT" node --test \
+       --test-reporter=spec --test-reporter-destination=stdout \
+       --test-reporter=tap --test-reporter-destination="$WORK/node.tap" \
+       "${node_files[@]}") </dev/null 2>&1 | tee "$WORK/node.log" || rc=${PIPESTATUS[0]}
+    passed=$(num '^# pass ([0-9]+)$' "$WORK/node.tap")
+    failed=$(num '^# fail ([0-9]+)$' "$WORK/node.tap")
+    cancelled=$(num '^# cancelled ([0-9]+)$' "$WORK/node.tap")
+    failed=$((failed + cancelled))
+    note=""
+    if ((rc != 0 && failed == 0)); then failed=1; note="node exit $rc"; fi
+    ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+    record node "$passed" "$failed" "$note"
+  fi
+fi
+
+# ---------------------------------------------------------------- server health
+# a backend that crashed fails the run even if no test noticed
+for inst in main tiny local; do
+  crashes=$(pgtemp_log "$inst" | grep -E 'terminated by signal (4|6|7|8|11)|PANIC:|TRAP:' || true)
+  if [[ -n "$crashes" ]]; then
+    banner "server log of $inst: crash"
+    pgtemp_log "$inst" | grep -B 5 -A 5 -E 'terminated by signal|PANIC:|TRAP:' | head -n 200
+    record "server $inst" 0 1 "backend crash in the server log"
+  fi
+done
+
+finish
