@@ -9,6 +9,7 @@ OBJS = \
 	src/capture.o \
 	src/reader.o \
 	src/render.o \
+	src/shape.o \
 	src/functions.o
 
 DATA = sql/capquery--1.0.sql

@@ -1,0 +1,223 @@
+/*-------------------------------------------------------------------------
+ *
+ * capquery.c
+ *		Module start-up: settings, the shared-memory request, hooks.
+ *
+ * Preloaded (shared_preload_libraries), capquery keeps one shared ring and
+ * its capture slots for every backend.  Loaded later (by a function call
+ * or LOAD), it installs the same hooks but keeps a backend-local ring,
+ * created on first capq_begin(), which serves scope 'backend' only; the
+ * functions that need shared memory then say so (capture.c).
+ *
+ * Capture ids survive clean restarts: the postmaster saves the next id in
+ * pg_stat/capquery.next_id at shutdown and reads it back at start-up.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "capture.h"
+
+PG_MODULE_MAGIC;
+
+/*---- GUC variables ----*/
+int			capq_buffer_size_kb = 32 * 1024;
+int			capq_max_captures = 64;
+int			capq_max_query_length = 4096;
+int			capq_max_params_length = 1024;
+int			capq_track = CAPQ_TRACK_TOP;
+bool		capq_track_utility = true;
+char	   *capq_session_name = NULL;
+
+bool		capq_preloaded = false;
+
+static const struct config_enum_entry track_options[] = {
+	{"top", CAPQ_TRACK_TOP, false},
+	{"all", CAPQ_TRACK_ALL, false},
+	{NULL, 0, false}
+};
+
+#define CAPQ_ID_FILE	PGSTAT_STAT_PERMANENT_DIRECTORY "/capquery.next_id"
+
+static bool id_file_callback_registered = false;
+
+/*---- Saved hook values ----*/
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*---- Function declarations ----*/
+void		_PG_init(void);
+static void capq_shmem_request(void);
+static void capq_shmem_startup(void);
+static void capq_load_next_id(CapqShared *s);
+static void capq_save_next_id(int code, Datum arg);
+static void capq_session_assign(const char *newval, void *extra);
+
+/*
+ * Module load: define the settings, request shared memory when preloaded,
+ * install the hooks.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("capquery.buffer_size",
+							"Size of the capture ring, in shared memory.",
+							"Holds captured statements with their texts and parameters.",
+							&capq_buffer_size_kb,
+							32 * 1024, 64, MAX_KILOBYTES,
+							PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("capquery.max_captures",
+							"Captures kept at once, active or ended.",
+							"Ended captures stay readable until their slot is reused, oldest first.",
+							&capq_max_captures,
+							64, 1, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("capquery.max_query_length",
+							"Longest statement text captured; longer texts are cut at a character boundary.",
+							NULL,
+							&capq_max_query_length,
+							4096, 64, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("capquery.max_params_length",
+							"Most bytes of bound parameter values captured per statement; 0 captures none.",
+							NULL,
+							&capq_max_params_length,
+							1024, 0, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("capquery.track",
+							 "Which statements are captured: top-level only, or also those nested in functions.",
+							 NULL,
+							 &capq_track,
+							 CAPQ_TRACK_TOP, track_options,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("capquery.track_utility",
+							 "Captures utility and transaction statements.",
+							 NULL,
+							 &capq_track_utility,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomStringVariable("capquery.session",
+							   "Joins this session's statements to the active capture with this label or id.",
+							   NULL,
+							   &capq_session_name,
+							   "",
+							   PGC_USERSET, 0,
+							   NULL, capq_session_assign, NULL);
+	MarkGUCPrefixReserved("capquery");
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		capq_preloaded = true;
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = capq_shmem_request;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = capq_shmem_startup;
+	}
+
+	capq_install_hooks();
+}
+
+static Size
+capq_memsize(void)
+{
+	return capq_shared_size(capq_max_captures,
+							(Size) capq_buffer_size_kb * 1024);
+}
+
+/* shmem_request hook: the ring, the slots, one lock. */
+static void
+capq_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	RequestAddinShmemSpace(capq_memsize());
+	RequestNamedLWLockTranche("capquery", 1);
+}
+
+/* shmem_startup hook: attach, or create and initialize once. */
+static void
+capq_shmem_startup(void)
+{
+	bool		found;
+	void	   *mem;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	mem = ShmemInitStruct("capquery", capq_memsize(), &found);
+	if (!found)
+	{
+		capq_shared_init((CapqShared *) mem, mem, capq_max_captures,
+						 (Size) capq_buffer_size_kb * 1024,
+						 &(GetNamedLWLockTranche("capquery"))->lock);
+		if (!IsUnderPostmaster)
+			capq_load_next_id((CapqShared *) mem);
+	}
+	capq_shared = (CapqShared *) mem;
+	LWLockRelease(AddinShmemInitLock);
+
+	/* the postmaster (or a single-user backend) saves ids at shutdown */
+	if (!IsUnderPostmaster && !id_file_callback_registered)
+	{
+		on_shmem_exit(capq_save_next_id, (Datum) 0);
+		id_file_callback_registered = true;
+	}
+}
+
+/* Continue capture ids from where the last clean shutdown left them. */
+static void
+capq_load_next_id(CapqShared *s)
+{
+	FILE	   *file = AllocateFile(CAPQ_ID_FILE, PG_BINARY_R);
+	uint64		next_id;
+
+	if (file == NULL)
+		return;
+	if (fread(&next_id, sizeof(next_id), 1, file) == 1 && next_id > 0)
+		s->next_capture_id = next_id;
+	FreeFile(file);
+}
+
+/* on_shmem_exit in the postmaster: remember where capture ids got to. */
+static void
+capq_save_next_id(int code, Datum arg)
+{
+	FILE	   *file;
+
+	if (code != 0 || capq_shared == NULL)
+		return;
+	file = AllocateFile(CAPQ_ID_FILE ".tmp", PG_BINARY_W);
+	if (file == NULL)
+		return;
+	if (fwrite(&capq_shared->next_capture_id, sizeof(uint64), 1, file) != 1)
+	{
+		FreeFile(file);
+		return;
+	}
+	if (FreeFile(file) == 0)
+		(void) durable_rename(CAPQ_ID_FILE ".tmp", CAPQ_ID_FILE, LOG);
+}
+
+/* capquery.session changed: recompute this backend's targets. */
+static void
+capq_session_assign(const char *newval, void *extra)
+{
+	capq_invalidate_targets();
+}

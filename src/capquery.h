@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * capquery.h
+ *		Declarations shared by every capquery module: settings, statement
+ *		kinds, and the entry points each module offers the others.
+ *
+ * One captured statement travels hooks.c -> ring.c (append) and comes back
+ * ring.c -> reader.c (collect) -> render.c (text) -> functions.c (SQL).
+ * capture.c decides which captures a backend's statements belong to.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAPQUERY_H
+#define CAPQUERY_H
+
+#include "postgres.h"
+
+/*---- Statement kinds (stored in one byte of each ring record) ----*/
+typedef enum CapqKind
+{
+	CAPQ_KIND_SELECT = 0,
+	CAPQ_KIND_INSERT,
+	CAPQ_KIND_UPDATE,
+	CAPQ_KIND_DELETE,
+	CAPQ_KIND_MERGE,
+	CAPQ_KIND_UTILITY,
+	CAPQ_KIND_TRANSACTION,
+	CAPQ_NUM_KINDS
+} CapqKind;
+
+/* what capquery.track may say */
+typedef enum CapqTrack
+{
+	CAPQ_TRACK_TOP,
+	CAPQ_TRACK_ALL
+} CapqTrack;
+
+/*---- GUC variables (capquery.c) ----*/
+extern int	capq_buffer_size_kb;
+extern int	capq_max_captures;
+extern int	capq_max_query_length;
+extern int	capq_max_params_length;
+extern int	capq_track;
+extern bool capq_track_utility;
+extern char *capq_session_name;
+
+/* true once _PG_init ran in the postmaster (shared_preload_libraries) */
+extern bool capq_preloaded;
+
+/*---- kinds (render.c) ----*/
+extern const char *capq_kind_name(CapqKind kind);
+extern bool capq_kind_from_name(const char *name, CapqKind *kind);
+
+/*---- hooks.c ----*/
+extern void capq_install_hooks(void);
+extern void capq_retract_calling_statements(void);
+
+#endif							/* CAPQUERY_H */

@@ -1,0 +1,535 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.c
+ *		Capture sessions: their slots, lifecycle, ownership and scopes, and
+ *		the per-backend cache of which captures take its statements.
+ *
+ * A capture is a slot in the shared state (ring.h), owned by the backend
+ * that began it.  Its statements are ring records tagged with its id.  It
+ * is active until capq_end(), capq_reset() or its owner's exit; an ended
+ * capture stays readable until its slot is needed by a newer one (the
+ * oldest ended slot is reused first).
+ *
+ * Every change to the set of active captures bumps the shared generation;
+ * each backend caches the captures it records into (capq_targets) and
+ * recomputes them only when the generation moved.  That is what keeps a
+ * hook's cost with no capture anywhere to one compare.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/acl.h"
+#include "utils/memutils.h"
+
+#include "capture.h"
+
+/*---- Local state ----*/
+
+uint64		capq_seen_generation = 0;	/* 0: refresh on next check */
+int			capq_ntargets = 0;
+CapqTarget	capq_targets[CAPQ_MAX_TARGETS];
+
+/* the capture this backend owns and is running; id 0 when none */
+static uint64 my_active_id = 0;
+static int	my_active_slot = -1;
+
+/* the capture this backend ended last, for readers without an id */
+static uint64 my_last_id = 0;
+static int	my_last_slot = -1;
+
+static bool exit_callback_registered = false;
+
+/*---- Helpers ----*/
+
+const char *
+capq_scope_name(CapqScope scope)
+{
+	switch (scope)
+	{
+		case CAPQ_SCOPE_BACKEND:
+			return "backend";
+		case CAPQ_SCOPE_DATABASE:
+			return "database";
+		case CAPQ_SCOPE_ALL:
+			return "all";
+	}
+	return "?";
+}
+
+/* superuser or pg_read_all_stats: may use wide scopes */
+bool
+capq_role_reads_all_stats(void)
+{
+	return superuser() ||
+		has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+}
+
+/*
+ * Backends whose statements are never captured: parallel workers (their
+ * leader's statement is already counted) and background processes.
+ */
+static bool
+capture_allowed_here(void)
+{
+	if (IsParallelWorker())
+		return false;
+	return MyBackendType == B_BACKEND || !IsUnderPostmaster;
+}
+
+/* Does the capquery.session setting name this slot (label or id)? */
+static bool
+session_names_slot(const CapqSlot *slot)
+{
+	char		idbuf[32];
+
+	if (capq_session_name == NULL || capq_session_name[0] == '\0')
+		return false;
+	if (slot->label[0] != '\0' && strcmp(slot->label, capq_session_name) == 0)
+		return true;
+	snprintf(idbuf, sizeof(idbuf), UINT64_FORMAT, slot->capture_id);
+	return strcmp(idbuf, capq_session_name) == 0;
+}
+
+/*
+ * Recompute the captures this backend's statements go to.  Called by
+ * capq_active_targets() when the generation moved.
+ */
+void
+capq_refresh_targets(void)
+{
+	CapqShared *s = capq_shared;
+	uint64		generation;
+	int			n = 0;
+
+	capq_lock(LW_SHARED);
+	generation = pg_atomic_read_u64(&s->generation);
+	if (capture_allowed_here())
+	{
+		for (int i = 0; i < s->nslots && n < CAPQ_MAX_TARGETS; i++)
+		{
+			CapqSlot   *slot = &s->slots[i];
+			bool		match;
+
+			if (slot->state != CAPQ_SLOT_ACTIVE)
+				continue;
+			match = slot->owner_pid == MyProcPid ||
+				slot->scope == CAPQ_SCOPE_ALL ||
+				(slot->scope == CAPQ_SCOPE_DATABASE &&
+				 slot->dbid == MyDatabaseId) ||
+				session_names_slot(slot);
+			if (!match)
+				continue;
+			capq_targets[n].capture_id = slot->capture_id;
+			capq_targets[n].slot = i;
+			capq_targets[n].phase = 0;
+			n++;
+		}
+	}
+	capq_unlock();
+
+	capq_ntargets = n;
+	capq_seen_generation = generation;
+}
+
+/* Caller holds the lock exclusively. */
+static void
+bump_generation(void)
+{
+	pg_atomic_fetch_add_u64(&capq_shared->generation, 1);
+}
+
+/*
+ * Make capq_shared usable.  Preloaded, it is the shared memory set up at
+ * startup; otherwise a backend-local copy is made on first use, for scope
+ * 'backend' only.
+ */
+static void
+ensure_state(void)
+{
+	Size		ring_bytes;
+	Size		size;
+	void	   *mem;
+	CapqShared *s;
+
+	if (likely(capq_shared != NULL))
+		return;
+	if (capq_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("capquery shared memory is not initialized")));
+
+	ring_bytes = (Size) capq_buffer_size_kb * 1024;
+	size = capq_shared_size(capq_max_captures, ring_bytes);
+	mem = MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE);
+	s = (CapqShared *) mem;
+	capq_shared_init(s, mem, capq_max_captures, ring_bytes, NULL);
+	capq_shared = s;
+}
+
+/* The slot of this backend's active capture, or NULL (lock held). */
+static CapqSlot *
+my_active_slot_locked(void)
+{
+	CapqSlot   *slot;
+
+	if (my_active_id == 0)
+		return NULL;
+	slot = &capq_shared->slots[my_active_slot];
+	if (slot->capture_id != my_active_id || slot->state != CAPQ_SLOT_ACTIVE)
+		return NULL;			/* reset by capq_reset() */
+	return slot;
+}
+
+/* Forget the active capture if capq_reset() took it away. */
+static void
+check_active_still_exists(void)
+{
+	bool		exists;
+
+	if (my_active_id == 0 || capq_shared == NULL)
+		return;
+	capq_lock(LW_SHARED);
+	exists = my_active_slot_locked() != NULL;
+	capq_unlock();
+	if (!exists)
+		my_active_id = 0;
+}
+
+/* before_shmem_exit: a backend's captures end with it. */
+static void
+end_owned_captures(int code, Datum arg)
+{
+	CapqShared *s = capq_shared;
+	bool		changed = false;
+
+	if (s == NULL)
+		return;
+	capq_lock(LW_EXCLUSIVE);
+	for (int i = 0; i < s->nslots; i++)
+	{
+		CapqSlot   *slot = &s->slots[i];
+
+		if (slot->state == CAPQ_SLOT_ACTIVE && slot->owner_pid == MyProcPid)
+		{
+			slot->state = CAPQ_SLOT_ENDED;
+			slot->end_order = ++s->end_counter;
+			changed = true;
+		}
+	}
+	if (changed)
+		bump_generation();
+	capq_unlock();
+}
+
+/*---- Lifecycle ----*/
+
+/*
+ * Begin a capture owned by this backend and return its id.  The caller has
+ * validated scope and plans.
+ */
+uint64
+capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
+{
+	CapqShared *s;
+	CapqSlot   *slot = NULL;
+	int			slotno = -1;
+	uint64		id;
+
+	if (scope != CAPQ_SCOPE_BACKEND && !capq_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("capture scope \"%s\" requires capquery to be preloaded",
+						capq_scope_name(scope)),
+				 errdetail("Without preloading, captures live in this backend's memory and see only its statements."),
+				 errhint("Add capquery to shared_preload_libraries and restart the server.")));
+	if (scope != CAPQ_SCOPE_BACKEND && !capq_role_reads_all_stats())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to begin a capture with scope \"%s\"",
+						capq_scope_name(scope)),
+				 errdetail("Only superusers and roles with privileges of pg_read_all_stats may capture other sessions' statements."),
+				 errhint("Use scope 'backend', or join the capture from other sessions with capquery.session.")));
+
+	ensure_state();
+	s = capq_shared;
+	check_active_still_exists();
+	if (my_active_id != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a capture is already active in this session"),
+				 errdetail("Capture " UINT64_FORMAT " is active.", my_active_id),
+				 errhint("Call capq_end() before beginning another capture.")));
+
+	capq_lock(LW_EXCLUSIVE);
+	for (int i = 0; i < s->nslots; i++)
+	{
+		CapqSlot   *candidate = &s->slots[i];
+
+		if (label != NULL && candidate->state == CAPQ_SLOT_ACTIVE &&
+			strcmp(candidate->label, label) == 0)
+		{
+			capq_unlock();
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("an active capture already has the label \"%s\"",
+							label),
+					 errdetail("Capture " UINT64_FORMAT " of backend %d uses it.",
+							   candidate->capture_id, candidate->owner_pid),
+					 errhint("Labels name captures for capquery.session, so active ones must differ.")));
+		}
+		if (candidate->state == CAPQ_SLOT_FREE)
+		{
+			if (slot == NULL || slot->state != CAPQ_SLOT_FREE)
+			{
+				slot = candidate;
+				slotno = i;
+			}
+		}
+		else if (candidate->state == CAPQ_SLOT_ENDED &&
+				 (slot == NULL ||
+				  (slot->state == CAPQ_SLOT_ENDED &&
+				   candidate->end_order < slot->end_order)))
+		{
+			slot = candidate;
+			slotno = i;
+		}
+	}
+	if (slot == NULL)
+	{
+		capq_unlock();
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many active captures"),
+				 errdetail("All %d capture slots hold active captures.",
+						   s->nslots),
+				 errhint("End captures with capq_end(), or raise capquery.max_captures.")));
+	}
+
+	id = s->next_capture_id++;
+	memset(slot, 0, sizeof(CapqSlot));
+	slot->capture_id = id;
+	slot->state = CAPQ_SLOT_ACTIVE;
+	slot->scope = scope;
+	slot->plans = plans;
+	slot->owner_pid = MyProcPid;
+	slot->owner_userid = GetUserId();
+	slot->dbid = MyDatabaseId;
+	slot->phase = 1;
+	slot->first_pos = s->head;
+	if (label != NULL)
+		strlcpy(slot->label, label, NAMEDATALEN);
+	bump_generation();
+	capq_unlock();
+
+	if (s->lock != NULL && !exit_callback_registered)
+	{
+		before_shmem_exit(end_owned_captures, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	my_active_id = id;
+	my_active_slot = slotno;
+	capq_invalidate_targets();
+	return id;
+}
+
+static void
+no_active_capture(const char *function)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s requires an active capture", function),
+			 errdetail("This session has no active capture."),
+			 errhint("Call capq_begin() first.")));
+}
+
+/* Start the next phase of this backend's active capture; return it. */
+int32
+capq_capture_phase(const char *name)
+{
+	CapqSlot   *slot;
+	int32		phase;
+	CapqTarget	target;
+	CapqRecordParts parts;
+
+	if (capq_shared == NULL)
+		no_active_capture("capq_phase()");
+	capq_lock(LW_EXCLUSIVE);
+	slot = my_active_slot_locked();
+	if (slot == NULL)
+	{
+		capq_unlock();
+		my_active_id = 0;
+		no_active_capture("capq_phase()");
+	}
+	phase = ++slot->phase;
+	capq_unlock();
+
+	/* a PHASE record carries the name; statements carry the number */
+	memset(&parts, 0, sizeof(parts));
+	parts.type = CAPQ_REC_PHASE;
+	parts.kind = CAPQ_KIND_UTILITY;
+	parts.text = name ? name : "";
+	parts.text_len = name ? strlen(name) : 0;
+	target.capture_id = my_active_id;
+	target.slot = my_active_slot;
+	target.phase = phase;
+	capq_ring_append(&parts, &target, 1);
+	return phase;
+}
+
+/* End this backend's active capture; return how many statements it holds. */
+uint64
+capq_capture_end(void)
+{
+	CapqSlot   *slot;
+	uint64		statements;
+
+	if (capq_shared == NULL)
+		no_active_capture("capq_end()");
+	capq_lock(LW_EXCLUSIVE);
+	slot = my_active_slot_locked();
+	if (slot == NULL)
+	{
+		capq_unlock();
+		my_active_id = 0;
+		no_active_capture("capq_end()");
+	}
+	slot->state = CAPQ_SLOT_ENDED;
+	slot->end_order = ++capq_shared->end_counter;
+	statements = slot->statements;
+	bump_generation();
+	capq_unlock();
+
+	my_last_id = my_active_id;
+	my_last_slot = my_active_slot;
+	my_active_id = 0;
+	return statements;
+}
+
+/* Drop every capture and empty the ring.  The caller checked privileges. */
+void
+capq_capture_reset(void)
+{
+	CapqShared *s = capq_shared;
+
+	if (s == NULL)
+		return;
+	capq_lock(LW_EXCLUSIVE);
+	memset(s->slots, 0, s->nslots * sizeof(CapqSlot));
+	capq_ring_clear();
+	bump_generation();
+	capq_unlock();
+	my_active_id = 0;
+	my_last_id = 0;
+}
+
+/*---- Readers ----*/
+
+/*
+ * Copy the slot of the capture a reader means: the given id, or else this
+ * backend's active capture, or else the one it ended last.
+ */
+void
+capq_capture_resolve(bool have_id, uint64 capture_id, CapqSlot *copy)
+{
+	CapqShared *s = capq_shared;
+	int			slotno = -1;
+
+	if (!have_id)
+	{
+		check_active_still_exists();
+		if (my_active_id != 0)
+		{
+			capture_id = my_active_id;
+			slotno = my_active_slot;
+		}
+		else if (my_last_id != 0)
+		{
+			capture_id = my_last_id;
+			slotno = my_last_slot;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no capture to read"),
+					 errdetail("This session has neither an active capture nor one it ended."),
+					 errhint("Call capq_begin() first.")));
+	}
+
+	if (s != NULL)
+	{
+		capq_lock(LW_SHARED);
+		if (slotno < 0)
+		{
+			for (int i = 0; i < s->nslots; i++)
+			{
+				if (s->slots[i].capture_id == capture_id &&
+					s->slots[i].state != CAPQ_SLOT_FREE)
+				{
+					slotno = i;
+					break;
+				}
+			}
+		}
+		if (slotno >= 0 && s->slots[slotno].capture_id == capture_id &&
+			s->slots[slotno].state != CAPQ_SLOT_FREE)
+		{
+			*copy = s->slots[slotno];
+			capq_unlock();
+			return;
+		}
+		capq_unlock();
+	}
+
+	if (s != NULL && capture_id > 0 && capture_id < s->next_capture_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("capture " UINT64_FORMAT " is no longer retained",
+						capture_id),
+				 errdetail("Its slot was reused by a newer capture or emptied by capq_reset(); %d captures are kept.",
+						   s->nslots),
+				 errhint("Read captures before beginning many others, or raise capquery.max_captures.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("capture " UINT64_FORMAT " does not exist", capture_id)));
+}
+
+/* Copy every non-free slot into a palloc'd array, in id order. */
+int
+capq_capture_list(CapqSlot **slots)
+{
+	CapqShared *s = capq_shared;
+	int			n = 0;
+
+	*slots = NULL;
+	if (s == NULL)
+		return 0;
+	*slots = palloc(s->nslots * sizeof(CapqSlot));
+	capq_lock(LW_SHARED);
+	for (int i = 0; i < s->nslots; i++)
+	{
+		if (s->slots[i].state != CAPQ_SLOT_FREE)
+			(*slots)[n++] = s->slots[i];
+	}
+	capq_unlock();
+
+	/* insertion sort by id: at most max_captures entries */
+	for (int i = 1; i < n; i++)
+	{
+		CapqSlot	tmp = (*slots)[i];
+		int			j = i - 1;
+
+		while (j >= 0 && (*slots)[j].capture_id > tmp.capture_id)
+		{
+			(*slots)[j + 1] = (*slots)[j];
+			j--;
+		}
+		(*slots)[j + 1] = tmp;
+	}
+	return n;
+}

@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.h
+ *		Capture sessions: begin, phase, end, reset, which captures a
+ *		backend's statements belong to, and finding a capture to read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAPQ_CAPTURE_H
+#define CAPQ_CAPTURE_H
+
+#include "ring.h"
+
+/*---- The hooks' fast path: which captures take this backend's statements ----*/
+extern uint64 capq_seen_generation;
+extern int	capq_ntargets;
+extern CapqTarget capq_targets[CAPQ_MAX_TARGETS];
+
+extern void capq_refresh_targets(void);
+
+/*
+ * Number of captures this backend's statements currently go to.  With no
+ * capture anywhere this is one load and one compare: the generation only
+ * moves when a capture begins, ends or is reset.
+ */
+static inline int
+capq_active_targets(void)
+{
+	if (unlikely(capq_shared == NULL))
+		return 0;
+	if (unlikely(pg_atomic_read_u64(&capq_shared->generation) !=
+				 capq_seen_generation))
+		capq_refresh_targets();
+	return capq_ntargets;
+}
+
+/* forget the cached targets (capquery.session changed) */
+static inline void
+capq_invalidate_targets(void)
+{
+	capq_seen_generation = 0;
+}
+
+/*---- Capture lifecycle (SQL functions call these) ----*/
+extern uint64 capq_capture_begin(const char *label, CapqScope scope,
+								 CapqPlans plans);
+extern int32 capq_capture_phase(const char *name);
+extern uint64 capq_capture_end(void);
+extern void capq_capture_reset(void);
+
+/* Find the capture a reader means; ereports when there is none. */
+extern void capq_capture_resolve(bool have_id, uint64 capture_id,
+								 CapqSlot *copy);
+
+/* Copy every non-free slot, for capq_sessions(). */
+extern int	capq_capture_list(CapqSlot **slots);
+
+extern const char *capq_scope_name(CapqScope scope);
+extern bool capq_role_reads_all_stats(void);
+
+#endif							/* CAPQ_CAPTURE_H */

@@ -1,0 +1,435 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *		SQL-callable functions: argument checks, error messages, result
+ *		rows.  The work is done by capture.c, reader.c and render.c.
+ *
+ * Every function first retracts the statements that are calling it, so
+ * that a test's own capq_* calls never count (see hooks.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "capture.h"
+#include "reader.h"
+#include "render.h"
+#include "shape.h"
+
+/*---- Argument helpers ----*/
+
+static void
+require_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", argname)));
+}
+
+static void
+require_not_negative(int64 value, const char *argname)
+{
+	if (value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must not be negative", argname),
+				 errdetail("The value given was " INT64_FORMAT ".", value)));
+}
+
+/* The optional kind argument: false when NULL (all kinds). */
+static bool
+kind_argument(FunctionCallInfo fcinfo, int argno, CapqKind *kind)
+{
+	char	   *name;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (!capq_kind_from_name(name, kind))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown statement kind \"%s\"", name),
+				 errhint("Use one of select, insert, update, delete, merge, utility, transaction, or NULL for all.")));
+	return true;
+}
+
+/* The optional capture argument: false when NULL (the default capture). */
+static bool
+capture_argument(FunctionCallInfo fcinfo, int argno, uint64 *capture_id)
+{
+	int64		id;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	id = PG_GETARG_INT64(argno);
+	if (id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("capture id must be positive"),
+				 errdetail("The value given was " INT64_FORMAT ".", id)));
+	*capture_id = (uint64) id;
+	return true;
+}
+
+/* "select statements" or "statements", for messages */
+static const char *
+statements_noun(bool have_kind, CapqKind kind, uint64 n)
+{
+	const char *noun = n == 1 ? "statement" : "statements";
+
+	if (!have_kind)
+		return noun;
+	return psprintf("%s %s", capq_kind_name(kind), noun);
+}
+
+static uint64
+slot_count(const CapqSlot *slot, bool have_kind, CapqKind kind)
+{
+	return have_kind ? slot->kind_counts[kind] : slot->statements;
+}
+
+/*---- Lifecycle ----*/
+
+PG_FUNCTION_INFO_V1(capq_begin);
+PG_FUNCTION_INFO_V1(capq_phase);
+PG_FUNCTION_INFO_V1(capq_end);
+PG_FUNCTION_INFO_V1(capq_reset);
+
+/* capq_begin(label, scope, plans): start a capture, return its id. */
+Datum
+capq_begin(PG_FUNCTION_ARGS)
+{
+	char	   *label = NULL;
+	char	   *scope_name;
+	char	   *plans_name;
+	CapqScope	scope;
+	CapqPlans	plans;
+
+	capq_retract_calling_statements();
+
+	require_not_null(fcinfo, 1, "scope");
+	require_not_null(fcinfo, 2, "plans");
+	if (!PG_ARGISNULL(0))
+	{
+		label = text_to_cstring(PG_GETARG_TEXT_PP(0));
+		if (label[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("capture label must not be empty"),
+					 errhint("Pass NULL for a capture without a label.")));
+		if (strlen(label) >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("capture label is too long"),
+					 errdetail("Labels are limited to %d bytes.",
+							   NAMEDATALEN - 1)));
+	}
+
+	scope_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(scope_name, "backend") == 0)
+		scope = CAPQ_SCOPE_BACKEND;
+	else if (strcmp(scope_name, "database") == 0)
+		scope = CAPQ_SCOPE_DATABASE;
+	else if (strcmp(scope_name, "all") == 0)
+		scope = CAPQ_SCOPE_ALL;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown capture scope \"%s\"", scope_name),
+				 errhint("Use 'backend', 'database' or 'all'.")));
+
+	plans_name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(plans_name, "off") == 0)
+		plans = CAPQ_PLANS_OFF;
+	else if (strcmp(plans_name, "on") == 0)
+		plans = CAPQ_PLANS_ON;
+	else if (strcmp(plans_name, "analyze") == 0)
+		plans = CAPQ_PLANS_ANALYZE;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown plans setting \"%s\"", plans_name),
+				 errhint("Use 'off', 'on' or 'analyze'.")));
+	if (plans != CAPQ_PLANS_OFF)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("plan capture is not supported yet"),
+				 errhint("Use plans => 'off'.")));
+
+	PG_RETURN_INT64((int64) capq_capture_begin(label, scope, plans));
+}
+
+/* capq_phase(name): start the next phase, return its number. */
+Datum
+capq_phase(PG_FUNCTION_ARGS)
+{
+	char	   *name = NULL;
+
+	capq_retract_calling_statements();
+	if (!PG_ARGISNULL(0))
+		name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PG_RETURN_INT32(capq_capture_phase(name));
+}
+
+/* capq_end(): end the active capture, return its statement count. */
+Datum
+capq_end(PG_FUNCTION_ARGS)
+{
+	capq_retract_calling_statements();
+	PG_RETURN_INT64((int64) capq_capture_end());
+}
+
+/* capq_reset(): superuser only; drop every capture. */
+Datum
+capq_reset(PG_FUNCTION_ARGS)
+{
+	capq_retract_calling_statements();
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to reset captures"),
+				 errdetail("Only superusers may call capq_reset(): it drops every session's captures.")));
+	capq_capture_reset();
+	PG_RETURN_VOID();
+}
+
+/*---- Counting and asserting ----*/
+
+PG_FUNCTION_INFO_V1(capq_count);
+PG_FUNCTION_INFO_V1(capq_assert_count);
+PG_FUNCTION_INFO_V1(capq_assert_max);
+
+/* capq_count(kind, capture): statements captured. */
+Datum
+capq_count(PG_FUNCTION_ARGS)
+{
+	CapqKind	kind = CAPQ_KIND_SELECT;
+	bool		have_kind;
+	uint64		capture_id = 0;
+	bool		have_id;
+	CapqSlot	slot;
+
+	capq_retract_calling_statements();
+	have_kind = kind_argument(fcinfo, 0, &kind);
+	have_id = capture_argument(fcinfo, 1, &capture_id);
+	capq_capture_resolve(have_id, capture_id, &slot);
+	capq_check_not_lost(&slot);
+	PG_RETURN_INT64((int64) slot_count(&slot, have_kind, kind));
+}
+
+/*
+ * Raise P0004 for a failed count assertion: the message compares, the
+ * detail lists the statements, the hint names repeated shapes.
+ */
+static void
+count_assertion_failed(const char *expectation, int64 expected,
+					   bool have_kind, CapqKind kind, uint64 captured)
+{
+	CapqCapture *cap = capq_read_capture(false, 0);
+	char	   *repeats = capq_repeated_shapes_hint(cap);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_ASSERT_FAILURE),
+			 errmsg("expected %s" INT64_FORMAT " %s, captured " UINT64_FORMAT,
+					expectation, expected,
+					statements_noun(have_kind, kind, (uint64) expected),
+					captured),
+			 errdetail_internal("%s", capq_render_statement_list(cap, have_kind, kind)),
+			 repeats ? errhint("%s", repeats) : 0));
+}
+
+/* capq_assert_count(expected, kind) */
+Datum
+capq_assert_count(PG_FUNCTION_ARGS)
+{
+	int64		expected;
+	CapqKind	kind = CAPQ_KIND_SELECT;
+	bool		have_kind;
+	CapqSlot	slot;
+	uint64		captured;
+
+	capq_retract_calling_statements();
+	require_not_null(fcinfo, 0, "expected");
+	expected = PG_GETARG_INT64(0);
+	require_not_negative(expected, "expected");
+	have_kind = kind_argument(fcinfo, 1, &kind);
+
+	capq_capture_resolve(false, 0, &slot);
+	capq_check_not_lost(&slot);
+	captured = slot_count(&slot, have_kind, kind);
+	if (captured != (uint64) expected)
+		count_assertion_failed("", expected, have_kind, kind, captured);
+	PG_RETURN_VOID();
+}
+
+/* capq_assert_max(max, kind) */
+Datum
+capq_assert_max(PG_FUNCTION_ARGS)
+{
+	int64		max;
+	CapqKind	kind = CAPQ_KIND_SELECT;
+	bool		have_kind;
+	CapqSlot	slot;
+	uint64		captured;
+
+	capq_retract_calling_statements();
+	require_not_null(fcinfo, 0, "max");
+	max = PG_GETARG_INT64(0);
+	require_not_negative(max, "max");
+	have_kind = kind_argument(fcinfo, 1, &kind);
+
+	capq_capture_resolve(false, 0, &slot);
+	capq_check_not_lost(&slot);
+	captured = slot_count(&slot, have_kind, kind);
+	if (captured > (uint64) max)
+		count_assertion_failed("at most ", max, have_kind, kind, captured);
+	PG_RETURN_VOID();
+}
+
+/*---- Reading ----*/
+
+PG_FUNCTION_INFO_V1(capq_queries);
+PG_FUNCTION_INFO_V1(capq_sessions);
+
+/* Relation names (or OIDs, for other databases and dropped ones). */
+static Datum
+relations_array(const CapqEntry *e)
+{
+	Datum	   *names = palloc(Max(e->nrelations, 1) * sizeof(Datum));
+
+	for (int i = 0; i < e->nrelations; i++)
+	{
+		char	   *name = NULL;
+
+		if (e->dbid == MyDatabaseId)
+			name = get_rel_name(e->relations[i]);
+		if (name == NULL)
+			name = psprintf("%u", e->relations[i]);
+		names[i] = CStringGetTextDatum(name);
+	}
+	return PointerGetDatum(construct_array(names, e->nrelations, TEXTOID,
+										   -1, false, TYPALIGN_INT));
+}
+
+#define CAPQ_QUERIES_COLS 15
+
+/* capq_queries(capture): every captured statement, in order. */
+Datum
+capq_queries(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		capture_id = 0;
+	bool		have_id;
+	CapqCapture *cap;
+
+	capq_retract_calling_statements();
+	have_id = capture_argument(fcinfo, 0, &capture_id);
+	cap = capq_read_capture(have_id, capture_id);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < cap->nentries; i++)
+	{
+		const CapqEntry *e = &cap->entries[i];
+		Datum		values[CAPQ_QUERIES_COLS];
+		bool		nulls[CAPQ_QUERIES_COLS];
+		bool		visible = capq_entry_visible(e);
+		char	   *params = visible ? capq_params_render(e) : NULL;
+		char	   *username = GetUserNameFromId(e->userid, true);
+		char	   *dbname = get_database_name(e->dbid);
+		int			col = 0;
+
+		memset(nulls, 0, sizeof(nulls));
+		values[col++] = Int64GetDatum((int64) cap->slot.capture_id);
+		values[col++] = Int64GetDatum((int64) e->seq);
+		values[col++] = Int32GetDatum(e->phase);
+		if (e->phase_name)
+			values[col++] = CStringGetTextDatum(e->phase_name);
+		else
+			nulls[col++] = true;
+		values[col++] = Int32GetDatum(e->pid);
+		if (username)
+			values[col++] = DirectFunctionCall1(namein, CStringGetDatum(username));
+		else
+			nulls[col++] = true;
+		if (dbname)
+			values[col++] = DirectFunctionCall1(namein, CStringGetDatum(dbname));
+		else
+			nulls[col++] = true;
+		values[col++] = Int32GetDatum(e->nesting);
+		values[col++] = CStringGetTextDatum(capq_kind_name(e->kind));
+		values[col++] = CStringGetTextDatum(capq_entry_text(e));
+		if (!visible && e->nparams > 0)
+			values[col++] = CStringGetTextDatum(CAPQ_HIDDEN_TEXT);
+		else if (params)
+			values[col++] = CStringGetTextDatum(params);
+		else
+			nulls[col++] = true;
+		/* rows and duration are known once the statement ended */
+		if (e->flags & CAPQ_FLAG_DONE)
+		{
+			values[col++] = Int64GetDatum((int64) e->rows);
+			values[col++] = Float8GetDatum(e->duration_ms);
+		}
+		else
+		{
+			nulls[col++] = true;
+			nulls[col++] = true;
+		}
+		values[col++] = relations_array(e);
+		if (e->plan)
+			values[col++] = CStringGetTextDatum(e->plan);
+		else
+			nulls[col++] = true;
+		Assert(col == CAPQ_QUERIES_COLS);
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+#define CAPQ_SESSIONS_COLS 7
+
+/* capq_sessions(): active and retained captures. */
+Datum
+capq_sessions(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CapqSlot   *slots;
+	int			n;
+
+	capq_retract_calling_statements();
+	n = capq_capture_list(&slots);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n; i++)
+	{
+		const CapqSlot *slot = &slots[i];
+		Datum		values[CAPQ_SESSIONS_COLS];
+		bool		nulls[CAPQ_SESSIONS_COLS];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int64GetDatum((int64) slot->capture_id);
+		if (slot->label[0] != '\0')
+			values[1] = CStringGetTextDatum(slot->label);
+		else
+			nulls[1] = true;
+		values[2] = Int32GetDatum(slot->owner_pid);
+		values[3] = CStringGetTextDatum(capq_scope_name(slot->scope));
+		values[4] = CStringGetTextDatum(slot->state == CAPQ_SLOT_ACTIVE ?
+										"active" : "ended");
+		values[5] = Int64GetDatum((int64) slot->statements);
+		values[6] = Int64GetDatum((int64) slot->lost);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

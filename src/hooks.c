@@ -1,0 +1,657 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.c
+ *		Executor and utility hooks: decide cheaply, record, chain.
+ *
+ * A statement is recorded once, when it starts (ExecutorStart, or
+ * ProcessUtility for utility statements), so the ring is in execution
+ * order; its rows and duration are filled in when it ends (ExecutorEnd).
+ * Between the two, the open statement is remembered by its QueryDesc, which
+ * is what makes a portal fetched in several batches, or a cursor, count
+ * once.
+ *
+ * Utility statements that only name an executor statement are transparent:
+ * EXECUTE and DECLARE CURSOR are recorded as the statement they run (with
+ * its kind), PREPARE (like a protocol Parse), FETCH, MOVE and CLOSE are not
+ * recorded at all.
+ *
+ * Nesting is counted as pg_stat_statements does: ExecutorRun,
+ * ExecutorFinish and ProcessUtility raise it around the standard call, and
+ * PG_FINALLY lowers it again whatever happens.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "mb/pg_wchar.h"
+#include "nodes/params.h"
+#include "parser/scansup.h"
+#include "portability/instr_time.h"
+#include "tcop/utility.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "capture.h"
+#include "render.h"
+
+/*---- Saved hook values ----*/
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*---- Local state ----*/
+
+/* current nesting level of executor and utility calls */
+static int	nesting_level = 0;
+
+/* A statement recorded at its start and not yet ended. */
+typedef struct OpenStatement
+{
+	QueryDesc  *query_desc;		/* identifies it until ExecutorEnd */
+	uint64		pos;			/* its ring record */
+	int			xact_level;		/* subtransaction it started in */
+	instr_time	start;			/* for its duration */
+} OpenStatement;
+
+static OpenStatement *open_statements = NULL;
+static int	num_open = 0;
+static int	max_open = 0;
+
+/*
+ * running[level]: the ring record of the statement executing at that level,
+ * so that a capq_* call can retract the statements that called it.
+ */
+static uint64 *running = NULL;
+static int	max_running = 0;
+
+/*
+ * DECLARE CURSOR: the executor sees the cursor's query with a copy of the
+ * whole source string; this is the DECLARE statement's own span, used by
+ * the executor start at declare_level while the DECLARE runs.
+ */
+static const char *declare_source = NULL;
+static int	declare_location = -1;
+static int	declare_len = 0;
+static int	declare_level = -1;
+
+/* scratch memory for parameter output functions, reset after each use */
+static MemoryContext scratch_context = NULL;
+
+#define level_tracked(level) \
+	((level) == 0 || capq_track == CAPQ_TRACK_ALL)
+
+/*---- Function declarations ----*/
+static void capq_ExecutorStart(QueryDesc *queryDesc, int eflags);
+static void capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+							 uint64 count, bool execute_once);
+static void capq_ExecutorFinish(QueryDesc *queryDesc);
+static void capq_ExecutorEnd(QueryDesc *queryDesc);
+static void capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+								bool readOnlyTree,
+								ProcessUtilityContext context,
+								ParamListInfo params,
+								QueryEnvironment *queryEnv,
+								DestReceiver *dest, QueryCompletion *qc);
+static void capq_xact_callback(XactEvent event, void *arg);
+static void capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
+
+/* Install the hooks, saving each previous value (called by _PG_init). */
+void
+capq_install_hooks(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = capq_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = capq_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = capq_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = capq_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = capq_ProcessUtility;
+
+	RegisterXactCallback(capq_xact_callback, NULL);
+	RegisterSubXactCallback(capq_subxact_callback, NULL);
+}
+
+/*---- Building a record ----*/
+
+/*
+ * The statement's own text within a (possibly multi-statement) source
+ * string, trimmed of surrounding white space, as pg_stat_statements cuts it.
+ */
+static const char *
+statement_span(const char *source, int location, int len, int *span_len)
+{
+	if (source == NULL)
+	{
+		*span_len = 0;
+		return "";
+	}
+	if (location >= 0)
+	{
+		source += location;
+		if (len <= 0)
+			len = strlen(source);
+	}
+	else
+		len = strlen(source);
+
+	while (len > 0 && scanner_isspace(source[0]))
+	{
+		source++;
+		len--;
+	}
+	while (len > 0 && scanner_isspace(source[len - 1]))
+		len--;
+	*span_len = len;
+	return source;
+}
+
+/*
+ * Fill in parts' text, cutting it at capquery.max_query_length on a
+ * character boundary.  The ring also bounds it to a quarter of its size.
+ */
+static void
+set_text(CapqRecordParts *parts, const char *text, int len)
+{
+	int			limit = Min(capq_max_query_length,
+							(int) (capq_shared->ring_size / 4) - 1024);
+
+	parts->text = text;
+	if (len > limit)
+	{
+		len = pg_mbcliplen(text, len, Max(limit, 0));
+		parts->flags |= CAPQ_FLAG_QUERY_TRUNCATED;
+	}
+	parts->text_len = len;
+}
+
+/*
+ * Copy bound parameters (extended protocol, EXECUTE) as type OID plus
+ * output text, bounded by capquery.max_params_length: the values are
+ * needed exactly as sent, and the output function is the only way to get
+ * them from a Datum.  Rendering happens at read time (render.c).
+ */
+static void
+set_params(CapqRecordParts *parts, ParamListInfo params, StringInfo buf)
+{
+	int			limit = Min(capq_max_params_length,
+							(int) (capq_shared->ring_size / 4) - 1024);
+	MemoryContext oldcontext;
+
+	if (params == NULL || params->numParams <= 0 ||
+		params->paramFetch != NULL || limit <= 0)
+		return;
+
+	if (scratch_context == NULL)
+		scratch_context = AllocSetContextCreate(TopMemoryContext,
+												"capquery scratch",
+												ALLOCSET_SMALL_SIZES);
+	oldcontext = MemoryContextSwitchTo(scratch_context);
+	initStringInfo(buf);
+
+	for (int i = 0; i < params->numParams; i++)
+	{
+		ParamExternData *prm = &params->params[i];
+		const char *value = NULL;
+		int			value_len = -1;
+
+		if (!prm->isnull && OidIsValid(prm->ptype))
+		{
+			Oid			typoutput;
+			bool		typisvarlena;
+
+			getTypeOutputInfo(prm->ptype, &typoutput, &typisvarlena);
+			value = OidOutputFunctionCall(typoutput, prm->value);
+			value_len = strlen(value);
+		}
+
+		if (buf->len + CAPQ_PARAM_HEADER_SIZE > limit)
+		{
+			parts->flags |= CAPQ_FLAG_PARAMS_TRUNCATED;
+			break;
+		}
+		if (value != NULL && buf->len + CAPQ_PARAM_HEADER_SIZE + value_len > limit)
+		{
+			value_len = pg_mbcliplen(value, value_len,
+									 limit - buf->len - CAPQ_PARAM_HEADER_SIZE);
+			parts->flags |= CAPQ_FLAG_PARAMS_TRUNCATED;
+		}
+		capq_params_append(buf, prm->ptype, value, value_len);
+		parts->nparams++;
+	}
+	MemoryContextSwitchTo(oldcontext);
+
+	parts->params = buf->data;
+	parts->params_len = buf->len;
+}
+
+/* Relation OIDs of the plan's range table, without duplicates. */
+static void
+set_relations(CapqRecordParts *parts, PlannedStmt *pstmt, Oid *relations)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, pstmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		bool		seen = false;
+
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		for (int i = 0; i < n && !seen; i++)
+			seen = relations[i] == rte->relid;
+		if (!seen && n < CAPQ_MAX_RELATIONS)
+			relations[n++] = rte->relid;
+	}
+	parts->relations = relations;
+	parts->nrelations = n;
+}
+
+static CapqKind
+executor_kind(CmdType operation)
+{
+	switch (operation)
+	{
+		case CMD_INSERT:
+			return CAPQ_KIND_INSERT;
+		case CMD_UPDATE:
+			return CAPQ_KIND_UPDATE;
+		case CMD_DELETE:
+			return CAPQ_KIND_DELETE;
+		case CMD_MERGE:
+			return CAPQ_KIND_MERGE;
+		default:
+			return CAPQ_KIND_SELECT;
+	}
+}
+
+/* Append a statement record for every current target. */
+static uint64
+append_statement(CapqRecordParts *parts)
+{
+	CapqTarget	targets[CAPQ_MAX_TARGETS];
+
+	memcpy(targets, capq_targets, capq_ntargets * sizeof(CapqTarget));
+	return capq_ring_append(parts, targets, capq_ntargets);
+}
+
+/* Keep room in running[] for level. */
+static inline void
+running_set(int level, uint64 pos)
+{
+	if (unlikely(level >= max_running))
+	{
+		int			newmax = Max(16, level * 2);
+
+		if (running == NULL)
+			running = MemoryContextAllocZero(TopMemoryContext,
+											 newmax * sizeof(uint64));
+		else
+		{
+			running = repalloc(running, newmax * sizeof(uint64));
+			memset(running + max_running, 0,
+				   (newmax - max_running) * sizeof(uint64));
+		}
+		max_running = newmax;
+	}
+	running[level] = pos;
+}
+
+/* The ring position of an open statement, or CAPQ_NO_POS. */
+static inline int
+find_open(QueryDesc *queryDesc)
+{
+	for (int i = num_open - 1; i >= 0; i--)
+	{
+		if (open_statements[i].query_desc == queryDesc)
+			return i;
+	}
+	return -1;
+}
+
+/* Record an executor statement when it starts. */
+static void
+record_executor_start(QueryDesc *queryDesc)
+{
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+	CapqRecordParts parts;
+	StringInfoData params_buf;
+	Oid			relations[CAPQ_MAX_RELATIONS];
+	const char *text;
+	int			text_len;
+	OpenStatement *open;
+	uint64		pos;
+
+	memset(&parts, 0, sizeof(parts));
+	parts.type = CAPQ_REC_STATEMENT;
+	parts.kind = executor_kind(queryDesc->operation);
+	parts.nesting = nesting_level;
+
+	if (declare_source != NULL && nesting_level == declare_level)
+		text = statement_span(declare_source, declare_location, declare_len,
+							  &text_len);
+	else
+		text = statement_span(queryDesc->sourceText, pstmt->stmt_location,
+							  pstmt->stmt_len, &text_len);
+	set_text(&parts, text, text_len);
+	set_relations(&parts, pstmt, relations);
+	set_params(&parts, queryDesc->params, &params_buf);
+
+	pos = append_statement(&parts);
+	if (scratch_context != NULL && parts.params != NULL)
+		MemoryContextReset(scratch_context);
+	if (pos == CAPQ_NO_POS)
+		return;
+
+	if (num_open >= max_open)
+	{
+		int			newmax = Max(8, max_open * 2);
+
+		if (open_statements == NULL)
+			open_statements = MemoryContextAlloc(TopMemoryContext,
+												 newmax * sizeof(OpenStatement));
+		else
+			open_statements = repalloc(open_statements,
+									   newmax * sizeof(OpenStatement));
+		max_open = newmax;
+	}
+	open = &open_statements[num_open++];
+	open->query_desc = queryDesc;
+	open->pos = pos;
+	open->xact_level = GetCurrentTransactionNestLevel();
+	INSTR_TIME_SET_CURRENT(open->start);
+}
+
+/*---- Hooks ----*/
+
+/* ExecutorStart hook: record the statement if a capture wants it. */
+static void
+capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (capq_active_targets() > 0 && level_tracked(nesting_level) &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+		record_executor_start(queryDesc);
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/* ExecutorRun hook: count nesting, remember what is running. */
+static void
+capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				 bool execute_once)
+{
+	int			level = nesting_level;
+	bool		tracking = num_open > 0;
+
+	if (tracking)
+	{
+		int			i = find_open(queryDesc);
+
+		running_set(level, i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
+	}
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+		if (tracking)
+			running[level] = CAPQ_NO_POS;
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorFinish hook: AFTER triggers run here, so count nesting too. */
+static void
+capq_ExecutorFinish(QueryDesc *queryDesc)
+{
+	int			level = nesting_level;
+	bool		tracking = num_open > 0;
+
+	if (tracking)
+	{
+		int			i = find_open(queryDesc);
+
+		running_set(level, i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
+	}
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+		if (tracking)
+			running[level] = CAPQ_NO_POS;
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorEnd hook: fill in rows and duration of a recorded statement. */
+static void
+capq_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (num_open > 0)
+	{
+		int			i = find_open(queryDesc);
+
+		if (i >= 0)
+		{
+			OpenStatement *open = &open_statements[i];
+			instr_time	duration;
+
+			INSTR_TIME_SET_CURRENT(duration);
+			INSTR_TIME_SUBTRACT(duration, open->start);
+			capq_ring_finish(open->pos, queryDesc->estate->es_processed,
+							 INSTR_TIME_GET_MICROSEC(duration));
+			num_open--;
+			memmove(open, open + 1, (num_open - i) * sizeof(OpenStatement));
+		}
+	}
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+/* Utility statements that stand for an executor statement, or nothing. */
+static inline bool
+utility_is_transparent(Node *parsetree)
+{
+	return IsA(parsetree, ExecuteStmt) ||
+		IsA(parsetree, PrepareStmt) ||
+		IsA(parsetree, DeclareCursorStmt) ||
+		IsA(parsetree, FetchStmt) ||
+		IsA(parsetree, ClosePortalStmt);
+}
+
+static inline void
+call_process_utility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/* Run a transparent utility statement, exposing DECLARE's own text. */
+static void
+process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc)
+{
+	const char *saved_source = declare_source;
+	int			saved_location = declare_location;
+	int			saved_len = declare_len;
+	int			saved_level = declare_level;
+
+	if (!IsA(pstmt->utilityStmt, DeclareCursorStmt))
+	{
+		call_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+		return;
+	}
+
+	declare_source = queryString;
+	declare_location = pstmt->stmt_location;
+	declare_len = pstmt->stmt_len;
+	declare_level = nesting_level;
+	PG_TRY();
+	{
+		call_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		declare_source = saved_source;
+		declare_location = saved_location;
+		declare_len = saved_len;
+		declare_level = saved_level;
+	}
+	PG_END_TRY();
+}
+
+/* ProcessUtility hook: record utility and transaction statements. */
+static void
+capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	int			level = nesting_level;
+	volatile uint64 pos = CAPQ_NO_POS;	/* read after PG_TRY */
+	bool		tracking;
+	instr_time	start;
+
+	if (utility_is_transparent(parsetree))
+	{
+		process_transparent_utility(pstmt, queryString, readOnlyTree,
+									context, params, queryEnv, dest, qc);
+		return;
+	}
+
+	if (capq_track_utility && capq_active_targets() > 0 &&
+		level_tracked(level))
+	{
+		CapqRecordParts parts;
+		const char *text;
+		int			text_len;
+
+		memset(&parts, 0, sizeof(parts));
+		parts.type = CAPQ_REC_STATEMENT;
+		parts.kind = IsA(parsetree, TransactionStmt) ?
+			CAPQ_KIND_TRANSACTION : CAPQ_KIND_UTILITY;
+		parts.nesting = level;
+		text = statement_span(queryString, pstmt->stmt_location,
+							  pstmt->stmt_len, &text_len);
+		set_text(&parts, text, text_len);
+		pos = append_statement(&parts);
+		INSTR_TIME_SET_CURRENT(start);
+	}
+
+	tracking = pos != CAPQ_NO_POS || num_open > 0;
+	if (tracking)
+		running_set(level, pos);
+	nesting_level++;
+	PG_TRY();
+	{
+		call_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+		if (tracking)
+			running[level] = CAPQ_NO_POS;
+	}
+	PG_END_TRY();
+
+	if (pos != CAPQ_NO_POS)
+	{
+		instr_time	duration;
+
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		capq_ring_finish(pos, qc ? qc->nprocessed : 0,
+						 INSTR_TIME_GET_MICROSEC(duration));
+	}
+}
+
+/*---- Transaction boundaries ----*/
+
+/*
+ * Every executor state is gone when a transaction ends (portals are closed
+ * or persisted by then), so open statements are forgotten; an aborted
+ * subtransaction forgets those it started.
+ */
+static void
+capq_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		num_open = 0;
+}
+
+static void
+capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && num_open > 0)
+	{
+		int			level = GetCurrentTransactionNestLevel();
+
+		while (num_open > 0 &&
+			   open_statements[num_open - 1].xact_level >= level)
+			num_open--;
+	}
+}
+
+/*---- Retraction ----*/
+
+/*
+ * Called by every capq_* function: the statements executing around this
+ * call (its caller, and the callers of that) are not captured.
+ */
+void
+capq_retract_calling_statements(void)
+{
+	if (capq_shared == NULL || running == NULL)
+		return;
+	for (int level = 0; level < nesting_level && level < max_running; level++)
+	{
+		if (running[level] != CAPQ_NO_POS)
+		{
+			capq_ring_retract(running[level]);
+			running[level] = CAPQ_NO_POS;
+		}
+	}
+}

@@ -1,0 +1,183 @@
+/*-------------------------------------------------------------------------
+ *
+ * reader.c
+ *		Copy one capture's records out of the ring: statements in order,
+ *		with their phase names and plans attached.
+ *
+ * The ring lock is held in shared mode only while copying; everything a
+ * caller renders afterwards works on the copy.  A capture whose statements
+ * were overwritten is refused with 53400 rather than read short.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "capture.h"
+#include "reader.h"
+
+/* A phase name seen while scanning. */
+typedef struct PhaseName
+{
+	int32		phase;
+	char	   *name;
+} PhaseName;
+
+/* Refuse to read a capture that lost statements to the ring wrapping. */
+void
+capq_check_not_lost(const CapqSlot *slot)
+{
+	if (slot->lost > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("capture " UINT64_FORMAT " lost " UINT64_FORMAT " of its " UINT64_FORMAT " statements",
+						slot->capture_id, slot->lost, slot->statements),
+				 errdetail("The capture ring overwrote them before they were read; counts and lists would be wrong."),
+				 errhint("Raise capquery.buffer_size (currently %d kB), or capture fewer statements at a time.",
+						 capq_buffer_size_kb)));
+}
+
+static void
+copy_statement(CapqEntry *e, CapqRecord *rec, uint64 pos, int32 phase)
+{
+	memset(e, 0, sizeof(CapqEntry));
+	e->pos = pos;
+	e->phase = phase;
+	e->pid = rec->pid;
+	e->userid = rec->userid;
+	e->dbid = rec->dbid;
+	e->nesting = rec->nesting;
+	e->kind = (CapqKind) rec->kind;
+	e->flags = rec->flags;
+	e->text_len = rec->text_len;
+	e->text = pnstrdup(capq_record_text(rec), rec->text_len);
+	e->params_len = rec->params_len;
+	e->nparams = rec->nparams;
+	if (rec->params_len > 0)
+	{
+		e->params = palloc(rec->params_len);
+		memcpy(e->params, capq_record_params(rec), rec->params_len);
+	}
+	e->rows = rec->rows;
+	e->duration_ms = rec->duration_us / 1000.0;
+	e->nrelations = rec->nrelations;
+	if (rec->nrelations > 0)
+	{
+		e->relations = palloc(rec->nrelations * sizeof(Oid));
+		memcpy(e->relations, capq_record_relations(rec),
+			   rec->nrelations * sizeof(Oid));
+	}
+}
+
+/* Binary search of entries (sorted by pos) for the statement at pos. */
+static CapqEntry *
+find_entry(CapqEntry *entries, int n, uint64 pos)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (entries[mid].pos == pos)
+			return &entries[mid];
+		if (entries[mid].pos < pos)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/*
+ * Read the capture a caller means (see capq_capture_resolve) with all its
+ * counted statements.
+ */
+CapqCapture *
+capq_read_capture(bool have_id, uint64 capture_id)
+{
+	CapqCapture *cap = palloc0(sizeof(CapqCapture));
+	CapqShared *s;
+	PhaseName  *phases = NULL;
+	int			nphases = 0,
+				maxphases = 0;
+	int			maxentries;
+	uint64		pos;
+	CapqRecord *rec;
+
+	capq_capture_resolve(have_id, capture_id, &cap->slot);
+	capq_check_not_lost(&cap->slot);
+	s = capq_shared;
+	capture_id = cap->slot.capture_id;
+
+	maxentries = Max(16, (int) Min(cap->slot.statements + 16, (uint64) 1 << 24));
+	cap->entries = palloc(maxentries * sizeof(CapqEntry));
+
+	capq_lock(LW_SHARED);
+	pos = Max(cap->slot.first_pos, s->tail);
+	while ((rec = capq_ring_next(&pos)) != NULL)
+	{
+		uint64		rec_pos = pos - rec->len;
+		int32		phase;
+
+		if (!capq_record_has_capture(rec, capture_id, &phase))
+			continue;
+		switch ((CapqRecordType) rec->type)
+		{
+			case CAPQ_REC_STATEMENT:
+				if (rec->flags & CAPQ_FLAG_RETRACTED)
+					break;
+				if (cap->nentries >= maxentries)
+				{
+					maxentries *= 2;
+					cap->entries = repalloc_huge(cap->entries,
+												 maxentries * sizeof(CapqEntry));
+				}
+				copy_statement(&cap->entries[cap->nentries++], rec, rec_pos,
+							   phase);
+				break;
+			case CAPQ_REC_PHASE:
+				if (rec->text_len == 0)
+					break;
+				if (nphases >= maxphases)
+				{
+					maxphases = Max(8, maxphases * 2);
+					phases = phases ? repalloc(phases, maxphases * sizeof(PhaseName))
+						: palloc(maxphases * sizeof(PhaseName));
+				}
+				phases[nphases].phase = phase;
+				phases[nphases].name = pstrdup(capq_record_text(rec));
+				nphases++;
+				break;
+			case CAPQ_REC_PLAN:
+				{
+					CapqEntry  *e = find_entry(cap->entries, cap->nentries,
+											   rec->ref);
+
+					if (e != NULL)
+						e->plan = pnstrdup(capq_record_text(rec), rec->text_len);
+				}
+				break;
+			case CAPQ_REC_PAD:
+				break;
+		}
+	}
+	capq_unlock();
+
+	/* the copy may have raced with the ring wrapping: check again */
+	capq_capture_resolve(true, capture_id, &cap->slot);
+	capq_check_not_lost(&cap->slot);
+
+	for (int i = 0; i < cap->nentries; i++)
+	{
+		CapqEntry  *e = &cap->entries[i];
+
+		e->seq = i + 1;
+		for (int j = 0; j < nphases; j++)
+		{
+			if (phases[j].phase == e->phase)
+				e->phase_name = phases[j].name;
+		}
+	}
+	return cap;
+}

@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ *
+ * render.h
+ *		Turning captured entries into text: parameters, statement lists for
+ *		assertion messages, privilege masking.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAPQ_RENDER_H
+#define CAPQ_RENDER_H
+
+#include "lib/stringinfo.h"
+
+#include "reader.h"
+
+/*
+ * Parameter blob: for each parameter, its type OID (4 bytes), its value's
+ * length (4 bytes, -1 for NULL) and the value's output text (not
+ * terminated).  Unaligned: read with memcpy.
+ */
+#define CAPQ_PARAM_HEADER_SIZE	8
+
+extern void capq_params_append(StringInfo buf, Oid type, const char *value,
+							   int len);
+
+/* One decoded parameter. */
+typedef struct CapqParam
+{
+	Oid			type;
+	bool		isnull;
+	char	   *value;			/* palloc'd, terminated; NULL when isnull */
+} CapqParam;
+
+extern int	capq_params_decode(const CapqEntry *e, CapqParam **params);
+extern char *capq_params_render(const CapqEntry *e);
+extern void capq_append_quoted_value(StringInfo buf, const char *value);
+
+/* privilege masking, as pg_stat_statements does it */
+#define CAPQ_HIDDEN_TEXT "<insufficient privilege>"
+extern bool capq_entry_visible(const CapqEntry *e);
+extern char *capq_entry_text(const CapqEntry *e);
+
+extern char *capq_render_statement_list(const CapqCapture *cap, bool have_kind,
+										CapqKind kind);
+
+#endif							/* CAPQ_RENDER_H */

@@ -1,0 +1,303 @@
+/*-------------------------------------------------------------------------
+ *
+ * ring.c
+ *		The capture ring: append, finish, retract, iterate, and the
+ *		accounting of records that a wrapping ring overwrites.
+ *
+ * Layout.  The ring is a byte buffer of ring_size bytes holding
+ * variable-length, MAXALIGN'd records (CapqRecord).  Positions are absolute
+ * byte offsets that only grow (uint64: they do not wrap in the life of a
+ * server); a record at position p sits at data[p % ring_size].  A record
+ * never straddles the physical end: when it would, a PAD record fills the
+ * rest and the record starts at offset 0.  [tail, head) holds the records
+ * still stored; a position below tail is gone.
+ *
+ * Locking protocol.  One LWLock (capq_shared->lock) protects the ring
+ * (head, tail, the bytes) and the capture slots.
+ *	- Appending, finishing, retracting, evicting, and any change to a slot
+ *	  take it exclusively.  A record is written completely under the lock, so
+ *	  readers never see half a record, and two backends' records never
+ *	  interleave: each append is one contiguous reservation.
+ *	- Readers (reader.c, capture.c) take it shared and copy what they need
+ *	  out before releasing it.
+ *	- generation is an atomic that writers bump (under the lock) whenever the
+ *	  set of active captures changes, so the hooks can tell without the lock
+ *	  that nothing changed.
+ * No ereport() is raised while the lock is held.  In a backend that did not
+ * preload capquery the state is backend-local and lock is NULL.
+ *
+ * Lost accounting.  When an append needs room, the oldest records are
+ * evicted; each counted statement evicted adds one to "lost" of every
+ * capture it belonged to.  Readers refuse (53400) to read a capture with
+ * lost > 0 instead of returning a short list, as pg_tracing counts what its
+ * buffer drops.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "ring.h"
+
+CapqShared *capq_shared = NULL;
+
+/* Bytes needed for the shared state with nslots slots and a ring. */
+Size
+capq_shared_size(int nslots, Size ring_bytes)
+{
+	Size		size = MAXALIGN(sizeof(CapqShared));
+
+	size = add_size(size, MAXALIGN(mul_size(nslots, sizeof(CapqSlot))));
+	size = add_size(size, MAXALIGN(ring_bytes));
+	return size;
+}
+
+/* Lay out the state in mem (capq_shared_size bytes) and make it empty. */
+void
+capq_shared_init(CapqShared *s, void *mem, int nslots, Size ring_bytes,
+				 LWLock *lock)
+{
+	char	   *p = (char *) mem + MAXALIGN(sizeof(CapqShared));
+
+	s->lock = lock;
+	pg_atomic_init_u64(&s->generation, 1);
+	s->next_capture_id = 1;
+	s->end_counter = 0;
+	s->nslots = nslots;
+	s->slots = (CapqSlot *) p;
+	memset(s->slots, 0, nslots * sizeof(CapqSlot));
+	p += MAXALIGN(nslots * sizeof(CapqSlot));
+	s->ring_size = ring_bytes & ~((uint64) MAXIMUM_ALIGNOF - 1);
+	s->data = p;
+	s->head = CAPQ_FIRST_POS;
+	s->tail = CAPQ_FIRST_POS;
+}
+
+static inline CapqRecord *
+record_at(uint64 pos)
+{
+	return (CapqRecord *) (capq_shared->data + pos % capq_shared->ring_size);
+}
+
+/* Forget the oldest record, charging its captures if it was counted. */
+static void
+evict_oldest(void)
+{
+	CapqShared *s = capq_shared;
+	CapqRecord *rec = record_at(s->tail);
+
+	if (rec->type == CAPQ_REC_STATEMENT &&
+		(rec->flags & CAPQ_FLAG_RETRACTED) == 0)
+	{
+		for (int i = 0; i < rec->ntargets; i++)
+		{
+			CapqSlot   *slot = &s->slots[rec->targets[i].slot];
+
+			if (slot->capture_id == rec->targets[i].capture_id)
+				slot->lost++;
+		}
+	}
+	s->tail += rec->len;
+}
+
+/*
+ * Make room for len bytes at head, padding to the physical start when the
+ * record would straddle the end.  Returns the record's position.
+ */
+static uint64
+reserve(uint32 len)
+{
+	CapqShared *s = capq_shared;
+	uint64		phys = s->head % s->ring_size;
+	uint64		pad = (phys + len > s->ring_size) ? s->ring_size - phys : 0;
+
+	while (s->head + pad + len - s->tail > s->ring_size)
+		evict_oldest();
+
+	if (pad > 0)
+	{
+		CapqRecord *filler = record_at(s->head);
+
+		filler->len = (uint32) pad;
+		filler->type = CAPQ_REC_PAD;
+		s->head += pad;
+	}
+	return s->head;
+}
+
+/*
+ * Append one record for the targets whose capture is still active; drops
+ * the others from targets[].  Returns its position, or CAPQ_NO_POS when no
+ * target is left.  The caller bounds text and params (hooks.c) so that a
+ * record always fits in a quarter of the ring.
+ */
+uint64
+capq_ring_append(const CapqRecordParts *parts, CapqTarget *targets,
+				 int ntargets)
+{
+	CapqShared *s = capq_shared;
+	int			live = 0;
+	uint32		len;
+	uint64		pos;
+	CapqRecord *rec;
+	char	   *p;
+
+	capq_lock(LW_EXCLUSIVE);
+
+	for (int i = 0; i < ntargets; i++)
+	{
+		CapqSlot   *slot = &s->slots[targets[i].slot];
+
+		if (slot->capture_id != targets[i].capture_id ||
+			slot->state != CAPQ_SLOT_ACTIVE)
+			continue;
+		targets[live] = targets[i];
+		targets[live].phase = slot->phase;
+		live++;
+		if (parts->type == CAPQ_REC_STATEMENT)
+		{
+			slot->statements++;
+			slot->kind_counts[parts->kind]++;
+		}
+	}
+	if (live == 0)
+	{
+		capq_unlock();
+		return CAPQ_NO_POS;
+	}
+
+	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(live) +
+				   parts->nrelations * sizeof(Oid) +
+				   parts->text_len + 1 + parts->params_len);
+	pos = reserve(len);
+	rec = record_at(pos);
+
+	rec->len = len;
+	rec->type = (uint8) parts->type;
+	rec->kind = (uint8) parts->kind;
+	rec->flags = parts->flags;
+	rec->ntargets = (uint8) live;
+	rec->pid = MyProcPid;
+	rec->userid = GetUserId();
+	rec->dbid = MyDatabaseId;
+	rec->nesting = parts->nesting;
+	rec->text_len = parts->text_len;
+	rec->params_len = parts->params_len;
+	rec->nrelations = (uint16) parts->nrelations;
+	rec->nparams = (uint16) parts->nparams;
+	rec->rows = 0;
+	rec->duration_us = 0;
+	rec->ref = parts->ref;
+	memcpy(rec->targets, targets, live * sizeof(CapqTarget));
+
+	p = (char *) capq_record_relations(rec);
+	if (parts->nrelations > 0)
+		memcpy(p, parts->relations, parts->nrelations * sizeof(Oid));
+	p = capq_record_text(rec);
+	if (parts->text_len > 0)
+		memcpy(p, parts->text, parts->text_len);
+	p[parts->text_len] = '\0';
+	if (parts->params_len > 0)
+		memcpy(capq_record_params(rec), parts->params, parts->params_len);
+
+	s->head = pos + len;
+	capq_unlock();
+
+	return pos;
+}
+
+/* Fill in what is known only when the statement ends. */
+void
+capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us)
+{
+	CapqShared *s = capq_shared;
+
+	capq_lock(LW_EXCLUSIVE);
+	if (pos >= s->tail)
+	{
+		CapqRecord *rec = record_at(pos);
+
+		rec->rows = rows;
+		rec->duration_us = duration_us;
+		rec->flags |= CAPQ_FLAG_DONE;
+	}
+	capq_unlock();
+}
+
+/*
+ * Mark a statement as one that called capq_* functions: it stays in the
+ * ring (positions do not move) but is no longer counted or listed.
+ */
+void
+capq_ring_retract(uint64 pos)
+{
+	CapqShared *s = capq_shared;
+
+	capq_lock(LW_EXCLUSIVE);
+	if (pos >= s->tail)
+	{
+		CapqRecord *rec = record_at(pos);
+
+		if ((rec->flags & CAPQ_FLAG_RETRACTED) == 0)
+		{
+			rec->flags |= CAPQ_FLAG_RETRACTED;
+			for (int i = 0; i < rec->ntargets; i++)
+			{
+				CapqSlot   *slot = &s->slots[rec->targets[i].slot];
+
+				if (slot->capture_id != rec->targets[i].capture_id)
+					continue;
+				slot->statements--;
+				slot->kind_counts[rec->kind]--;
+			}
+		}
+	}
+	capq_unlock();
+}
+
+/* Empty the ring; positions keep growing so stale ones stay invalid. */
+void
+capq_ring_clear(void)
+{
+	capq_shared->tail = capq_shared->head;
+}
+
+/*
+ * Return the record at *pos (skipping padding) and advance *pos past it;
+ * NULL at head.  The caller holds the lock and starts at or after tail.
+ */
+CapqRecord *
+capq_ring_next(uint64 *pos)
+{
+	CapqShared *s = capq_shared;
+
+	if (*pos < s->tail)
+		*pos = s->tail;
+	while (*pos < s->head)
+	{
+		CapqRecord *rec = record_at(*pos);
+
+		*pos += rec->len;
+		if (rec->type != CAPQ_REC_PAD)
+			return rec;
+	}
+	return NULL;
+}
+
+/* Does rec belong to the capture?  Sets *phase to its phase there. */
+bool
+capq_record_has_capture(const CapqRecord *rec, uint64 capture_id,
+						int32 *phase)
+{
+	for (int i = 0; i < rec->ntargets; i++)
+	{
+		if (rec->targets[i].capture_id == capture_id)
+		{
+			if (phase)
+				*phase = rec->targets[i].phase;
+			return true;
+		}
+	}
+	return false;
+}

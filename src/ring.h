@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * ring.h
+ *		The capture ring: one buffer of variable-length records that every
+ *		capturing backend appends to, and the capture slots beside it.
+ *
+ * The layout, the locking protocol and the accounting of overwritten
+ * records are described at the top of ring.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAPQ_RING_H
+#define CAPQ_RING_H
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+
+#include "capquery.h"
+
+/* a ring position: absolute byte offset, never reused; 0 means "none" */
+#define CAPQ_NO_POS		((uint64) 0)
+/* records start past this offset so that no record sits at position 0 */
+#define CAPQ_FIRST_POS	((uint64) MAXIMUM_ALIGNOF)
+
+#define CAPQ_MAX_TARGETS	4	/* captures one statement can belong to */
+#define CAPQ_MAX_RELATIONS	32	/* relation OIDs kept per statement */
+
+typedef enum CapqRecordType
+{
+	CAPQ_REC_PAD = 0,			/* filler up to the physical end of the ring */
+	CAPQ_REC_STATEMENT,			/* one captured statement */
+	CAPQ_REC_PHASE,				/* capq_phase(): number and name */
+	CAPQ_REC_PLAN				/* plan text of the statement at "ref" */
+} CapqRecordType;
+
+/* record flags */
+#define CAPQ_FLAG_RETRACTED			0x01	/* it called capq_*: not counted */
+#define CAPQ_FLAG_DONE				0x02	/* rows and duration are final */
+#define CAPQ_FLAG_QUERY_TRUNCATED	0x04	/* text cut at max_query_length */
+#define CAPQ_FLAG_PARAMS_TRUNCATED	0x08	/* params cut at max_params_length */
+
+/* One capture a record belongs to. */
+typedef struct CapqTarget
+{
+	uint64		capture_id;		/* the capture's id */
+	int32		slot;			/* index into the slot array */
+	int32		phase;			/* the capture's phase when appended */
+} CapqTarget;
+
+/*
+ * A ring record.  Statements are appended when they start, so the ring is
+ * in execution order; rows, duration and the DONE flag are filled in when
+ * they end (capq_ring_finish).
+ */
+typedef struct CapqRecord
+{
+	uint32		len;			/* whole record, MAXALIGN'd: MUST BE FIRST */
+	uint8		type;			/* CapqRecordType */
+	uint8		kind;			/* CapqKind */
+	uint8		flags;			/* CAPQ_FLAG_* */
+	uint8		ntargets;		/* entries in targets[] */
+	int32		pid;			/* backend that ran the statement */
+	Oid			userid;			/* role that ran it */
+	Oid			dbid;			/* database it ran in */
+	int32		nesting;		/* 0 for top level */
+	uint32		text_len;		/* bytes of text, without its terminator */
+	uint32		params_len;		/* bytes of the parameter blob */
+	uint16		nrelations;		/* entries of the relation OID array */
+	uint16		nparams;		/* parameters in the blob */
+	uint64		rows;			/* rows processed, when DONE */
+	int64		duration_us;	/* start to end, when DONE */
+	uint64		ref;			/* PLAN: position of its statement */
+	CapqTarget	targets[FLEXIBLE_ARRAY_MEMBER];	/* MUST BE LAST */
+
+	/*
+	 * Then: Oid relations[nrelations]; char text[text_len + 1];
+	 * char params[params_len] (see capq_params_* in render.c).
+	 */
+} CapqRecord;
+
+#define CAPQ_RECORD_HEADER_SIZE(ntargets) \
+	(offsetof(CapqRecord, targets) + (ntargets) * sizeof(CapqTarget))
+
+static inline Oid *
+capq_record_relations(CapqRecord *rec)
+{
+	return (Oid *) ((char *) rec + CAPQ_RECORD_HEADER_SIZE(rec->ntargets));
+}
+
+static inline char *
+capq_record_text(CapqRecord *rec)
+{
+	return (char *) (capq_record_relations(rec) + rec->nrelations);
+}
+
+static inline char *
+capq_record_params(CapqRecord *rec)
+{
+	return capq_record_text(rec) + rec->text_len + 1;
+}
+
+/* Capture slot states */
+typedef enum CapqSlotState
+{
+	CAPQ_SLOT_FREE = 0,
+	CAPQ_SLOT_ACTIVE,
+	CAPQ_SLOT_ENDED
+} CapqSlotState;
+
+typedef enum CapqScope
+{
+	CAPQ_SCOPE_BACKEND = 0,
+	CAPQ_SCOPE_DATABASE,
+	CAPQ_SCOPE_ALL
+} CapqScope;
+
+typedef enum CapqPlans
+{
+	CAPQ_PLANS_OFF = 0,
+	CAPQ_PLANS_ON,
+	CAPQ_PLANS_ANALYZE
+} CapqPlans;
+
+/* A capture session. Protected by the ring lock. */
+typedef struct CapqSlot
+{
+	uint64		capture_id;		/* 0 when free */
+	CapqSlotState state;
+	CapqScope	scope;
+	CapqPlans	plans;
+	int32		owner_pid;		/* backend that began it */
+	Oid			owner_userid;	/* role that began it */
+	Oid			dbid;			/* database it was begun in */
+	int32		phase;			/* current phase, from 1 */
+	uint64		first_pos;		/* ring position when it began */
+	uint64		end_order;		/* when ended: oldest is reused first */
+	uint64		statements;		/* counted statements, all kinds */
+	uint64		kind_counts[CAPQ_NUM_KINDS];	/* per kind */
+	uint64		lost;			/* counted statements overwritten */
+	char		label[NAMEDATALEN];	/* "" when none */
+} CapqSlot;
+
+/*
+ * The whole shared state: control fields, then the slot array, then the
+ * ring bytes.  In a backend that did not preload capquery the same struct
+ * lives in backend-local memory, with lock == NULL.
+ */
+typedef struct CapqShared
+{
+	LWLock	   *lock;			/* protects everything below; NULL if local */
+	pg_atomic_uint64 generation;	/* bumped when active captures change */
+	uint64		next_capture_id;	/* ids handed out by capq_begin */
+	uint64		end_counter;	/* orders ended captures */
+	int			nslots;			/* entries in slots[] */
+	CapqSlot   *slots;			/* the capture slots */
+	uint64		ring_size;		/* bytes of ring data, MAXALIGN'd */
+	uint64		head;			/* position of the next record */
+	uint64		tail;			/* position of the oldest record kept */
+	char	   *data;			/* ring bytes */
+} CapqShared;
+
+/* the state this backend uses: shared memory, or local; NULL until known */
+extern CapqShared *capq_shared;
+
+/* Everything a statement record is built from (hooks.c fills it). */
+typedef struct CapqRecordParts
+{
+	CapqRecordType type;
+	CapqKind	kind;
+	uint8		flags;
+	int32		nesting;
+	uint64		ref;
+	const char *text;			/* need not be terminated */
+	uint32		text_len;
+	const Oid  *relations;
+	int			nrelations;
+	const char *params;			/* blob, see render.c */
+	uint32		params_len;
+	int			nparams;
+} CapqRecordParts;
+
+extern Size capq_shared_size(int nslots, Size ring_bytes);
+extern void capq_shared_init(CapqShared *s, void *mem, int nslots,
+							 Size ring_bytes, LWLock *lock);
+
+static inline void
+capq_lock(LWLockMode mode)
+{
+	if (capq_shared->lock)
+		LWLockAcquire(capq_shared->lock, mode);
+}
+
+static inline void
+capq_unlock(void)
+{
+	if (capq_shared->lock)
+		LWLockRelease(capq_shared->lock);
+}
+
+extern uint64 capq_ring_append(const CapqRecordParts *parts,
+							   CapqTarget *targets, int ntargets);
+extern void capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us);
+extern void capq_ring_retract(uint64 pos);
+extern void capq_ring_clear(void);
+
+/* Read-side iteration; caller holds the lock. Returns NULL at the end. */
+extern CapqRecord *capq_ring_next(uint64 *pos);
+extern bool capq_record_has_capture(const CapqRecord *rec, uint64 capture_id,
+									int32 *phase);
+
+#endif							/* CAPQ_RING_H */

@@ -1,0 +1,473 @@
+/*-------------------------------------------------------------------------
+ *
+ * shape.c
+ *		Statement shapes and fingerprints, from PostgreSQL's own scanner.
+ *
+ * A shape is the statement's token sequence with every literal constant and
+ * parameter abstracted, keywords and identifiers case-folded as the parser
+ * folds them, and comments and white space gone; a list of constants (IN
+ * (...), ARRAY[...], the rows of VALUES) counts as one element.  The
+ * fingerprint is the first 64 bits of the SHA-256 of that sequence, so it
+ * is the same on every run, server and machine.
+ *
+ * As pg_stat_statements does, token lengths come from the flex buffer: the
+ * scanner leaves a zero byte after the current token in scanbuf.
+ *
+ * All of this runs at read time; the hooks only copy text.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "lib/stringinfo.h"
+#include "parser/gramparse.h"
+#include "parser/scanner.h"
+#include "utils/hsearch.h"
+
+#include "render.h"
+#include "shape.h"
+
+/* shapes named in an assertion's hint */
+#define CAPQ_HINT_MAX_SHAPES	3
+
+static bool
+token_is_operand(const CapqToken *t)
+{
+	return t->is_const || t->tok == IDENT || t->tok == ')' || t->tok == ']';
+}
+
+/* Record C-style comments in a gap of the source (not inside tokens). */
+static void
+collect_comments(CapqShape *shape, int from, int to)
+{
+	const char *s = shape->source;
+
+	for (int i = from; i + 1 < to; i++)
+	{
+		if (s[i] == '/' && s[i + 1] == '*')
+		{
+			int			j = i + 2;
+
+			while (j + 1 < to && !(s[j] == '*' && s[j + 1] == '/'))
+				j++;
+			shape->comments = lappend(shape->comments,
+									  pnstrdup(s + i + 2, j - (i + 2)));
+			i = j + 1;
+		}
+		else if (s[i] == '-' && s[i + 1] == '-')
+		{
+			while (i < to && s[i] != '\n')
+				i++;
+		}
+	}
+}
+
+/* Scan text into tokens; false when the scanner raised an error. */
+static bool
+scan_tokens(CapqShape *shape)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	volatile bool ok = true;
+	volatile int max = 32;
+
+	shape->tokens = palloc(max * sizeof(CapqToken));
+	shape->ntokens = 0;
+
+	PG_TRY();
+	{
+		core_yyscan_t yyscanner;
+		core_yy_extra_type yyextra;
+		core_YYSTYPE yylval;
+		YYLTYPE		yylloc;
+		int			prev_end = 0;
+
+		yyscanner = scanner_init(shape->source, &yyextra, &ScanKeywords,
+								 ScanKeywordTokens);
+		yyextra.escape_string_warning = false;
+		for (;;)
+		{
+			int			tok = core_yylex(&yylval, &yylloc, yyscanner);
+			CapqToken  *t;
+
+			if (tok == 0)
+				break;
+			if (shape->ntokens >= max)
+			{
+				max *= 2;
+				shape->tokens = repalloc(shape->tokens, max * sizeof(CapqToken));
+			}
+			t = &shape->tokens[shape->ntokens++];
+			memset(t, 0, sizeof(CapqToken));
+			t->tok = tok;
+			t->start = yylloc;
+			t->len = strlen(yyextra.scanbuf + yylloc);
+			t->gap_before = yylloc > prev_end;
+			if (t->gap_before)
+				collect_comments(shape, prev_end, yylloc);
+			prev_end = yylloc + t->len;
+
+			switch (tok)
+			{
+				case ICONST:
+				case FCONST:
+				case BCONST:
+				case XCONST:
+					t->is_const = true;
+					t->value = pnstrdup(shape->source + t->start, t->len);
+					break;
+				case SCONST:
+				case USCONST:
+					t->is_const = true;
+					t->value = pstrdup(yylval.str);
+					break;
+				case PARAM:
+					t->is_const = true;
+					t->param_no = yylval.ival;
+					break;
+				case IDENT:
+				case Op:
+					t->canonical = pstrdup(yylval.str);
+					break;
+				default:
+					if (yylval.keyword != NULL && tok >= 258)
+						t->canonical = pstrdup(yylval.keyword);
+					break;
+			}
+			if (t->canonical == NULL)
+				t->canonical = pnstrdup(shape->source + t->start, t->len);
+		}
+		scanner_finish(yyscanner);
+	}
+	PG_CATCH();
+	{
+		/* a lexical error (a truncated text, say): no tokens */
+		MemoryContextSwitchTo(oldcontext);
+		FlushErrorState();
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Literal keywords that drivers send for values: TRUE and FALSE, and NULL
+ * unless it follows IS or NOT.  A leading minus folds into a number.
+ */
+static void
+mark_value_keywords(CapqShape *shape)
+{
+	for (int i = 0; i < shape->ntokens; i++)
+	{
+		CapqToken  *t = &shape->tokens[i];
+		CapqToken  *prev = i > 0 ? &shape->tokens[i - 1] : NULL;
+
+		if (t->tok == TRUE_P || t->tok == FALSE_P)
+		{
+			t->is_const = true;
+			t->value = pstrdup(t->tok == TRUE_P ? "true" : "false");
+		}
+		else if (t->tok == NULL_P &&
+				 (prev == NULL || (prev->tok != IS && prev->tok != NOT)))
+		{
+			t->is_const = true;
+			t->value = NULL;
+		}
+		else if ((t->tok == ICONST || t->tok == FCONST) && prev != NULL &&
+				 prev->tok == '-' && !prev->is_const &&
+				 (i < 2 || !token_is_operand(&shape->tokens[i - 2])))
+		{
+			/* "- 5" as a value: the minus becomes part of the constant */
+			prev->tok = t->tok;
+			prev->is_const = true;
+			prev->len = t->start + t->len - prev->start;
+			prev->value = psprintf("-%s", t->value);
+			prev->canonical = t->canonical;
+			memmove(t, t + 1, (shape->ntokens - i - 1) * sizeof(CapqToken));
+			shape->ntokens--;
+			i--;
+		}
+	}
+}
+
+/*
+ * Length of a parenthesised list of constants starting at i (the open
+ * bracket), or 0: "(c, c, ...)" or "[c, ...]".  Sets *elements.
+ */
+static int
+constant_list_length(CapqShape *shape, int i, int close, int *elements)
+{
+	int			j = i + 1;
+
+	*elements = 0;
+	while (j < shape->ntokens && shape->tokens[j].is_const)
+	{
+		(*elements)++;
+		j++;
+		if (j < shape->ntokens && shape->tokens[j].tok == ',')
+			j++;
+		else
+			break;
+	}
+	if (*elements == 0 || j >= shape->ntokens || shape->tokens[j].tok != close)
+		return 0;
+	return j - i + 1;
+}
+
+/* Mark tokens i+1 .. i+len-2 after the first element as dropped. */
+static void
+fold_list_elements(CapqShape *shape, int i, int len)
+{
+	shape->tokens[i + 1].list_head = true;
+	for (int k = i + 2; k < i + len - 1; k++)
+		shape->tokens[k].dropped = true;
+}
+
+/* Fold IN (...), ARRAY[...] and repeated VALUES rows to one element. */
+static void
+fold_constant_lists(CapqShape *shape)
+{
+	for (int i = 0; i + 1 < shape->ntokens; i++)
+	{
+		CapqToken  *t = &shape->tokens[i];
+		int			elements;
+		int			len;
+
+		if (t->tok == IN_P && shape->tokens[i + 1].tok == '(')
+		{
+			len = constant_list_length(shape, i + 1, ')', &elements);
+			if (len > 0 && elements > 1)
+				fold_list_elements(shape, i + 1, len);
+		}
+		else if (t->tok == ARRAY && shape->tokens[i + 1].tok == '[')
+		{
+			len = constant_list_length(shape, i + 1, ']', &elements);
+			if (len > 0 && elements > 1)
+				fold_list_elements(shape, i + 1, len);
+		}
+		else if (t->tok == VALUES && shape->tokens[i + 1].tok == '(')
+		{
+			int			first_elements;
+			int			j = i + 1;
+			int			first_len = constant_list_length(shape, j, ')',
+														 &first_elements);
+			int			rows = 1;
+
+			if (first_len == 0)
+				continue;
+			j += first_len;
+			while (j + 1 < shape->ntokens && shape->tokens[j].tok == ',' &&
+				   shape->tokens[j + 1].tok == '(')
+			{
+				len = constant_list_length(shape, j + 1, ')', &elements);
+				if (len == 0 || elements != first_elements)
+					break;
+				for (int k = j; k < j + 1 + len; k++)
+					shape->tokens[k].dropped = true;
+				j += 1 + len;
+				rows++;
+			}
+			if (rows > 1)
+				shape->tokens[i + first_len].list_head = true;
+		}
+	}
+}
+
+/*
+ * Scan a statement.  With fold_lists, constant lists count as one element
+ * (shapes); without, every constant stays (snapshots).
+ */
+void
+capq_shape_scan(CapqShape *shape, const char *text, int len, bool fold_lists)
+{
+	memset(shape, 0, sizeof(CapqShape));
+	shape->source = pnstrdup(text, len);
+	shape->source_len = len;
+	shape->scanned = scan_tokens(shape);
+	if (!shape->scanned)
+		return;
+	mark_value_keywords(shape);
+	if (fold_lists)
+		fold_constant_lists(shape);
+}
+
+/* 16 hex digits: the first 64 bits of SHA-256 of the shape's tokens. */
+char *
+capq_shape_fingerprint(const CapqShape *shape)
+{
+	StringInfoData buf;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	pg_cryptohash_ctx *ctx;
+	char	   *hex = palloc(17);
+
+	initStringInfo(&buf);
+	if (shape->scanned)
+	{
+		for (int i = 0; i < shape->ntokens; i++)
+		{
+			const CapqToken *t = &shape->tokens[i];
+
+			if (t->dropped)
+				continue;
+			appendStringInfoString(&buf, t->is_const ? "?" : t->canonical);
+			appendStringInfoChar(&buf, ' ');
+		}
+	}
+	else
+	{
+		/* unscannable text: its words, white space folded */
+		char	   *words = pstrdup(shape->source);
+
+		for (char *w = strtok(words, " \t\n\r\f\v"); w; w = strtok(NULL, " \t\n\r\f\v"))
+			appendStringInfo(&buf, "%s ", w);
+	}
+
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+	pg_cryptohash_free(ctx);
+
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	return hex;
+}
+
+/*
+ * The statement as written, comments gone, white space folded, every
+ * constant and parameter a numbered placeholder, folded lists as
+ * "$n, ...".
+ */
+char *
+capq_shape_normalized(const CapqShape *shape)
+{
+	StringInfoData buf;
+	int			placeholder = 0;
+	bool		folding = false;
+
+	if (!shape->scanned)
+		return pstrdup(shape->source);
+
+	initStringInfo(&buf);
+	for (int i = 0; i < shape->ntokens; i++)
+	{
+		const CapqToken *t = &shape->tokens[i];
+
+		if (t->dropped)
+		{
+			if (!folding)
+				appendStringInfoString(&buf, ", ...");
+			folding = true;
+			continue;
+		}
+		folding = false;
+		if (t->gap_before && buf.len > 0)
+			appendStringInfoChar(&buf, ' ');
+		if (t->is_const)
+			appendStringInfo(&buf, "$%d", ++placeholder);
+		else
+			appendBinaryStringInfo(&buf, shape->source + t->start, t->len);
+	}
+	return buf.data;
+}
+
+/*---- Repeated shapes: the N+1 hint of count assertions ----*/
+
+typedef struct ShapeCount
+{
+	char		key[24];		/* "phase:fingerprint": MUST BE FIRST */
+	int32		phase;
+	char	   *fingerprint;
+	char	   *normalized;
+	int			count;
+} ShapeCount;
+
+static int
+shape_count_cmp(const void *a, const void *b)
+{
+	const ShapeCount *x = a;
+	const ShapeCount *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->phase - y->phase;
+}
+
+/*
+ * "Statement shape repeated 5 times in phase 1 (a likely N+1): SELECT ...",
+ * for the shapes run more than once within one phase; NULL when none.
+ */
+char *
+capq_repeated_shapes_hint(const CapqCapture *cap)
+{
+	HTAB	   *counts;
+	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	ShapeCount *sc;
+	ShapeCount *repeated;
+	int			nrepeated = 0;
+	StringInfoData buf;
+
+	if (cap->nentries < 2)
+		return NULL;
+
+	ctl.keysize = sizeof(((ShapeCount *) NULL)->key);
+	ctl.entrysize = sizeof(ShapeCount);
+	ctl.hcxt = CurrentMemoryContext;
+	counts = hash_create("capquery shape counts", 64, &ctl,
+						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	for (int i = 0; i < cap->nentries; i++)
+	{
+		const CapqEntry *e = &cap->entries[i];
+		CapqShape	shape;
+		char		key[sizeof(((ShapeCount *) NULL)->key)];
+		char	   *fingerprint;
+		bool		found;
+
+		if (e->kind == CAPQ_KIND_TRANSACTION)
+			continue;			/* BEGIN/COMMIT pairs are not N+1 */
+		capq_shape_scan(&shape, e->text, e->text_len, true);
+		fingerprint = capq_shape_fingerprint(&shape);
+		snprintf(key, sizeof(key), "%d:%s", e->phase, fingerprint);
+		sc = hash_search(counts, key, HASH_ENTER, &found);
+		if (!found)
+		{
+			sc->phase = e->phase;
+			sc->fingerprint = fingerprint;
+			sc->normalized = NULL;
+			sc->count = 0;
+		}
+		if (sc->normalized == NULL && capq_entry_visible(e))
+			sc->normalized = capq_shape_normalized(&shape);
+		sc->count++;
+	}
+
+	repeated = palloc(hash_get_num_entries(counts) * sizeof(ShapeCount));
+	hash_seq_init(&seq, counts);
+	while ((sc = hash_seq_search(&seq)) != NULL)
+	{
+		if (sc->count > 1)
+			repeated[nrepeated++] = *sc;
+	}
+	if (nrepeated == 0)
+		return NULL;
+	qsort(repeated, nrepeated, sizeof(ShapeCount), shape_count_cmp);
+
+	initStringInfo(&buf);
+	for (int i = 0; i < nrepeated && i < CAPQ_HINT_MAX_SHAPES; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, '\n');
+		appendStringInfo(&buf,
+						 "Statement shape repeated %d times in phase %d (a likely N+1): %s",
+						 repeated[i].count, repeated[i].phase,
+						 repeated[i].normalized ? repeated[i].normalized : CAPQ_HIDDEN_TEXT);
+	}
+	if (nrepeated > CAPQ_HINT_MAX_SHAPES)
+		appendStringInfo(&buf, "\n... and %d more repeated shapes",
+						 nrepeated - CAPQ_HINT_MAX_SHAPES);
+	return buf.data;
+}

@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * shape.h
+ *		Statement shapes: a statement's tokens with constants and parameters
+ *		abstracted, computed at read time with PostgreSQL's own scanner.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAPQ_SHAPE_H
+#define CAPQ_SHAPE_H
+
+#include "nodes/pg_list.h"
+
+#include "reader.h"
+
+/* One token of a scanned statement. */
+typedef struct CapqToken
+{
+	int			tok;			/* core scanner token code */
+	int			start;			/* byte offset in the source */
+	int			len;			/* bytes in the source */
+	bool		is_const;		/* literal constant or parameter */
+	int			param_no;		/* $n of a parameter, else 0 */
+	char	   *value;			/* a literal's value (strings unescaped) */
+	char	   *canonical;		/* case-folded text for fingerprints */
+	bool		dropped;		/* folded into a list's first element */
+	bool		list_head;		/* first element of a folded list */
+	bool		gap_before;		/* white space or comments precede it */
+} CapqToken;
+
+/* A scanned statement. */
+typedef struct CapqShape
+{
+	const char *source;
+	int			source_len;
+	CapqToken  *tokens;
+	int			ntokens;
+	bool		scanned;		/* false: the scanner refused the text */
+	List	   *comments;		/* C-style comment bodies, in order (char *) */
+} CapqShape;
+
+extern void capq_shape_scan(CapqShape *shape, const char *text, int len,
+							bool fold_lists);
+extern char *capq_shape_fingerprint(const CapqShape *shape);
+extern char *capq_shape_normalized(const CapqShape *shape);
+
+extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
+
+#endif							/* CAPQ_SHAPE_H */
