@@ -32,6 +32,12 @@ pgtemp_start() {
      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "pgtemp: port $port on 127.0.0.1 is already in use; stop whatever listens there:" >&2
     ss -ltnp "sport = :$port" >&2 2>/dev/null || true
+    local pidfile
+    for pidfile in "${PGTEMP_ROOT:-/tmp}"/pgtemp-*/data/postmaster.pid; do
+      [[ -f "$pidfile" && "$(sed -n 4p "$pidfile")" == "$port" ]] || continue
+      echo "pgtemp: it is a pgtemp instance (another run, or one left behind); if no run is using it:" >&2
+      echo "  runuser -u postgres -- $PGTEMP_BINDIR/pg_ctl -D ${pidfile%/postmaster.pid} -m fast stop && rm -rf ${pidfile%/data/postmaster.pid}" >&2
+    done
     return 1
   fi
 

@@ -113,9 +113,10 @@ export CAPQ_TINY_HOST=$PGTEMP_TINY_HOST CAPQ_TINY_PORT=$PGTEMP_TINY_PORT
 export CAPQ_LOCAL_HOST=$PGTEMP_LOCAL_HOST CAPQ_LOCAL_PORT=$PGTEMP_LOCAL_PORT
 export CAPQ_TCP_HOST=127.0.0.1
 export PYTHONDONTWRITEBYTECODE=1
-# tests that start "python3" themselves get the Debian one too
+# tests that start "python3" themselves get the Debian one too, and psql,
+# pg_dump, pgbench... are PostgreSQL 15's
 mkdir -p "$WORK/bin" && ln -s "$PYTHON" "$WORK/bin/python3" && ln -s "$PYTHON" "$WORK/bin/python"
-export PATH="$WORK/bin:$PATH"
+export PATH="$WORK/bin:$PG_BIN:$PATH"
 
 # ---------------------------------------------------------------- pg_regress
 # run_regress INSTANCE TEST...
@@ -197,7 +198,7 @@ if want pgtap && compgen -G "$REPO/test/pgtap/*.sql" >/dev/null; then
     record pgTAP 0 1 "could not create capq_tap"
   else
     rc=0
-    (cd "$REPO" && timeout -k 30 "$SUITE_TIMEOUT" pg_prove -h "$PGTEMP_MAIN_HOST" -p "$PGTEMP_MAIN_PORT" \
+    (cd "$REPO" && timeout -k 30 "$SUITE_TIMEOUT" pg_prove --psql-bin "$PG_BIN/psql" -h "$PGTEMP_MAIN_HOST" -p "$PGTEMP_MAIN_PORT" \
        -U postgres -d capq_tap test/pgtap/*.sql) </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
     total=$(num '^Files=[0-9]+, Tests=([0-9]+),.*' "$log")
     failed=$(grep -oE '\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [0-9]+\)' "$log" |
