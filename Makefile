@@ -10,6 +10,9 @@ OBJS = \
 	src/reader.o \
 	src/render.o \
 	src/shape.o \
+	src/plans.o \
+	src/snapshot.o \
+	src/repeats.o \
 	src/functions.o
 
 DATA = sql/capquery--1.0.sql

@@ -66,3 +66,41 @@ CREATE FUNCTION capq_sessions(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'capq_sessions'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10;
+
+-- Snapshots
+
+CREATE FUNCTION capq_snapshot(capture bigint DEFAULT NULL, plans boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'capq_snapshot'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION capq_assert_snapshot(expected text, capture bigint DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'capq_assert_snapshot'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+-- Statement shapes and N+1
+
+CREATE FUNCTION capq_fingerprint(query text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'capq_fingerprint'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE TYPE capq_shape AS (
+    phase int, fingerprint text, query text, kind text, executions bigint,
+    rows bigint, total_ms float8, relations text[], call_sites text[]);
+
+CREATE FUNCTION capq_summary(capture bigint DEFAULT NULL)
+RETURNS SETOF capq_shape
+AS 'MODULE_PATHNAME', 'capq_summary'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 20;
+
+CREATE FUNCTION capq_assert_no_repeats(max_repeats int DEFAULT 1, capture bigint DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'capq_assert_no_repeats'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION capq_assert_same_count(capture_a bigint, capture_b bigint, kind text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'capq_assert_same_count'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;

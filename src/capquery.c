@@ -37,6 +37,7 @@ int			capq_max_params_length = 1024;
 int			capq_track = CAPQ_TRACK_TOP;
 bool		capq_track_utility = true;
 char	   *capq_session_name = NULL;
+int			capq_max_repeats = 0;
 
 bool		capq_preloaded = false;
 
@@ -118,6 +119,13 @@ _PG_init(void)
 							   "",
 							   PGC_USERSET, 0,
 							   NULL, capq_session_assign, NULL);
+	DefineCustomIntVariable("capquery.max_repeats",
+							"While capturing, fail a statement whose shape ran more than this many times in the current phase; 0 disables.",
+							"The statement fails with SQLSTATE P0004 before it runs.",
+							&capq_max_repeats,
+							0, 0, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("capquery");
 
 	if (process_shared_preload_libraries_in_progress)

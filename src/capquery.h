@@ -43,6 +43,7 @@ extern int	capq_max_params_length;
 extern int	capq_track;
 extern bool capq_track_utility;
 extern char *capq_session_name;
+extern int	capq_max_repeats;
 
 /* true once _PG_init ran in the postmaster (shared_preload_libraries) */
 extern bool capq_preloaded;

@@ -33,6 +33,8 @@
 uint64		capq_seen_generation = 0;	/* 0: refresh on next check */
 int			capq_ntargets = 0;
 CapqTarget	capq_targets[CAPQ_MAX_TARGETS];
+CapqPlans	capq_target_plans[CAPQ_MAX_TARGETS];
+CapqPlans	capq_plans_wanted = CAPQ_PLANS_OFF;
 
 /* the capture this backend owns and is running; id 0 when none */
 static uint64 my_active_id = 0;
@@ -105,6 +107,7 @@ capq_refresh_targets(void)
 	CapqShared *s = capq_shared;
 	uint64		generation;
 	int			n = 0;
+	CapqPlans	plans_wanted = CAPQ_PLANS_OFF;
 
 	capq_lock(LW_SHARED);
 	generation = pg_atomic_read_u64(&s->generation);
@@ -127,12 +130,15 @@ capq_refresh_targets(void)
 			capq_targets[n].capture_id = slot->capture_id;
 			capq_targets[n].slot = i;
 			capq_targets[n].phase = 0;
+			capq_target_plans[n] = slot->plans;
+			plans_wanted = Max(plans_wanted, slot->plans);
 			n++;
 		}
 	}
 	capq_unlock();
 
 	capq_ntargets = n;
+	capq_plans_wanted = plans_wanted;
 	capq_seen_generation = generation;
 }
 

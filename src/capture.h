@@ -15,6 +15,8 @@
 extern uint64 capq_seen_generation;
 extern int	capq_ntargets;
 extern CapqTarget capq_targets[CAPQ_MAX_TARGETS];
+extern CapqPlans capq_target_plans[CAPQ_MAX_TARGETS];	/* per target */
+extern CapqPlans capq_plans_wanted;	/* the most any target asks for */
 
 extern void capq_refresh_targets(void);
 

@@ -23,7 +23,9 @@
 #include "capture.h"
 #include "reader.h"
 #include "render.h"
+#include "repeats.h"
 #include "shape.h"
+#include "snapshot.h"
 
 /*---- Argument helpers ----*/
 
@@ -160,12 +162,6 @@ capq_begin(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown plans setting \"%s\"", plans_name),
 				 errhint("Use 'off', 'on' or 'analyze'.")));
-	if (plans != CAPQ_PLANS_OFF)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("plan capture is not supported yet"),
-				 errhint("Use plans => 'off'.")));
-
 	PG_RETURN_INT64((int64) capq_capture_begin(label, scope, plans));
 }
 
@@ -432,4 +428,316 @@ capq_sessions(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*---- Snapshots ----*/
+
+PG_FUNCTION_INFO_V1(capq_snapshot);
+PG_FUNCTION_INFO_V1(capq_assert_snapshot);
+
+/* capq_snapshot(capture, plans): deterministic text of a capture. */
+Datum
+capq_snapshot(PG_FUNCTION_ARGS)
+{
+	uint64		capture_id = 0;
+	bool		have_id;
+	CapqCapture *cap;
+
+	capq_retract_calling_statements();
+	have_id = capture_argument(fcinfo, 0, &capture_id);
+	require_not_null(fcinfo, 1, "plans");
+	cap = capq_read_capture(have_id, capture_id);
+	PG_RETURN_TEXT_P(cstring_to_text(capq_snapshot_text(cap, PG_GETARG_BOOL(1))));
+}
+
+/* capq_assert_snapshot(expected, capture): P0004 with a diff on mismatch. */
+Datum
+capq_assert_snapshot(PG_FUNCTION_ARGS)
+{
+	char	   *expected;
+	uint64		capture_id = 0;
+	bool		have_id;
+	CapqCapture *cap;
+	char	   *diff;
+
+	capq_retract_calling_statements();
+	require_not_null(fcinfo, 0, "expected");
+	expected = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	have_id = capture_argument(fcinfo, 1, &capture_id);
+	cap = capq_read_capture(have_id, capture_id);
+
+	/* a snapshot with plans is compared with plans */
+	diff = capq_snapshot_diff(expected,
+							  capq_snapshot_text(cap, strstr(expected, "\n-- PLAN:\n") != NULL ||
+												 strncmp(expected, "-- PLAN:\n", 9) == 0));
+	if (diff != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_ASSERT_FAILURE),
+				 errmsg("capture " UINT64_FORMAT " does not match the expected snapshot",
+						cap->slot.capture_id),
+				 errdetail_internal("%s", diff),
+				 errhint("If the change is intended, replace the expected snapshot with capq_snapshot()'s output.")));
+	PG_RETURN_VOID();
+}
+
+/*---- Shapes and N+1 ----*/
+
+PG_FUNCTION_INFO_V1(capq_fingerprint);
+PG_FUNCTION_INFO_V1(capq_summary);
+PG_FUNCTION_INFO_V1(capq_assert_no_repeats);
+PG_FUNCTION_INFO_V1(capq_assert_same_count);
+
+/* capq_fingerprint(query): the shape identifier of a query text. */
+Datum
+capq_fingerprint(PG_FUNCTION_ARGS)
+{
+	text	   *query = PG_GETARG_TEXT_PP(0);
+	CapqShape	shape;
+
+	capq_shape_scan(&shape, VARDATA_ANY(query), VARSIZE_ANY_EXHDR(query), true);
+	PG_RETURN_TEXT_P(cstring_to_text(capq_shape_fingerprint(&shape)));
+}
+
+static Datum
+string_list_array(List *strings)
+{
+	Datum	   *items = palloc(Max(1, list_length(strings)) * sizeof(Datum));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, strings)
+		items[n++] = CStringGetTextDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(items, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+static List *
+relation_names(const CapqShapeGroup *g)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, g->relations)
+		names = lappend(names, capq_relation_name(g->dbid, lfirst_oid(lc)));
+	return names;
+}
+
+#define CAPQ_SUMMARY_COLS 9
+
+/* capq_summary(capture): one row per shape and phase. */
+Datum
+capq_summary(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		capture_id = 0;
+	bool		have_id;
+	CapqCapture *cap;
+	CapqShapeGroup *groups;
+	int			n;
+
+	capq_retract_calling_statements();
+	have_id = capture_argument(fcinfo, 0, &capture_id);
+	cap = capq_read_capture(have_id, capture_id);
+	n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n; i++)
+	{
+		const CapqShapeGroup *g = &groups[i];
+		Datum		values[CAPQ_SUMMARY_COLS];
+		bool		nulls[CAPQ_SUMMARY_COLS];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int32GetDatum(g->phase);
+		values[1] = CStringGetTextDatum(g->fingerprint);
+		values[2] = CStringGetTextDatum(g->normalized ? g->normalized : CAPQ_HIDDEN_TEXT);
+		values[3] = CStringGetTextDatum(capq_kind_name(g->kind));
+		values[4] = Int64GetDatum((int64) g->executions);
+		values[5] = Int64GetDatum((int64) g->rows);
+		values[6] = Float8GetDatum(g->total_ms);
+		values[7] = string_list_array(relation_names(g));
+		values[8] = string_list_array(g->call_sites);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* Detail of a repeated shape: statement, examples, call sites. */
+static void
+append_group_detail(StringInfo buf, const CapqShapeGroup *g)
+{
+	ListCell   *lc;
+
+	appendStringInfo(buf, "Shape %s (%s), " UINT64_FORMAT " executions in phase %d: %s",
+					 g->fingerprint, capq_kind_name(g->kind), g->executions,
+					 g->phase, g->normalized ? g->normalized : CAPQ_HIDDEN_TEXT);
+	foreach(lc, g->examples)
+		appendStringInfo(buf, "\n  example: %s", (char *) lfirst(lc));
+	foreach(lc, g->call_sites)
+		appendStringInfo(buf, "\n  call site: %s", (char *) lfirst(lc));
+}
+
+/* capq_assert_no_repeats(max_repeats, capture) */
+Datum
+capq_assert_no_repeats(PG_FUNCTION_ARGS)
+{
+	int32		max_repeats;
+	uint64		capture_id = 0;
+	bool		have_id;
+	CapqCapture *cap;
+	CapqShapeGroup *groups;
+	CapqShapeGroup *worst = NULL;
+	int			n;
+	int			offending = 0;
+	StringInfoData detail;
+
+	capq_retract_calling_statements();
+	require_not_null(fcinfo, 0, "max_repeats");
+	max_repeats = PG_GETARG_INT32(0);
+	require_not_negative(max_repeats, "max_repeats");
+	have_id = capture_argument(fcinfo, 1, &capture_id);
+	cap = capq_read_capture(have_id, capture_id);
+	n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
+
+	initStringInfo(&detail);
+	for (int i = 0; i < n; i++)
+	{
+		CapqShapeGroup *g = &groups[i];
+
+		if (g->executions <= (uint64) max_repeats ||
+			g->kind == CAPQ_KIND_TRANSACTION)
+			continue;
+		if (worst == NULL || g->executions > worst->executions)
+			worst = g;
+		if (offending++ > 0)
+			appendStringInfoChar(&detail, '\n');
+		append_group_detail(&detail, g);
+	}
+	if (worst != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_ASSERT_FAILURE),
+				 errmsg("statement shape %s ran " UINT64_FORMAT " times in phase %d, more than %d",
+						worst->fingerprint, worst->executions, worst->phase,
+						max_repeats),
+				 errdetail_internal("%s", detail.data),
+				 errhint(CAPQ_EAGER_LOADING_HINT)));
+	PG_RETURN_VOID();
+}
+
+/* Per-key counts of two captures, for capq_assert_same_count's detail. */
+typedef struct CountPair
+{
+	char	   *label;
+	uint64		a;
+	uint64		b;
+} CountPair;
+
+static CountPair *
+count_pair(List **pairs, const char *label)
+{
+	ListCell   *lc;
+	CountPair  *p;
+
+	foreach(lc, *pairs)
+	{
+		p = lfirst(lc);
+		if (strcmp(p->label, label) == 0)
+			return p;
+	}
+	p = palloc0(sizeof(CountPair));
+	p->label = pstrdup(label);
+	*pairs = lappend(*pairs, p);
+	return p;
+}
+
+static void
+count_capture(const CapqCapture *cap, bool have_kind, CapqKind kind,
+			  bool second, List **shapes, List **relations)
+{
+	CapqShapeGroup *groups;
+	int			n = capq_group_shapes(cap, false, have_kind, kind, &groups);
+
+	for (int i = 0; i < n; i++)
+	{
+		const CapqShapeGroup *g = &groups[i];
+		CountPair  *p = count_pair(shapes, g->normalized ? g->normalized : g->fingerprint);
+		ListCell   *lc;
+
+		if (second)
+			p->b += g->executions;
+		else
+			p->a += g->executions;
+		foreach(lc, g->relations)
+		{
+			char	   *label = psprintf("%s (%s)",
+										 capq_relation_name(g->dbid, lfirst_oid(lc)),
+										 capq_kind_name(g->kind));
+
+			p = count_pair(relations, label);
+			if (second)
+				p->b += g->executions;
+			else
+				p->a += g->executions;
+		}
+	}
+}
+
+/* capq_assert_same_count(capture_a, capture_b, kind) */
+Datum
+capq_assert_same_count(PG_FUNCTION_ARGS)
+{
+	uint64		id_a = 0,
+				id_b = 0;
+	CapqKind	kind = CAPQ_KIND_SELECT;
+	bool		have_kind;
+	CapqCapture *a;
+	CapqCapture *b;
+	uint64		count_a = 0,
+				count_b = 0;
+	List	   *shapes = NIL;
+	List	   *relations = NIL;
+	StringInfoData detail;
+	ListCell   *lc;
+
+	capq_retract_calling_statements();
+	require_not_null(fcinfo, 0, "capture_a");
+	require_not_null(fcinfo, 1, "capture_b");
+	capture_argument(fcinfo, 0, &id_a);
+	capture_argument(fcinfo, 1, &id_b);
+	have_kind = kind_argument(fcinfo, 2, &kind);
+	a = capq_read_capture(true, id_a);
+	b = capq_read_capture(true, id_b);
+	count_a = slot_count(&a->slot, have_kind, kind);
+	count_b = slot_count(&b->slot, have_kind, kind);
+	if (count_a == count_b)
+		PG_RETURN_VOID();
+
+	count_capture(a, have_kind, kind, false, &shapes, &relations);
+	count_capture(b, have_kind, kind, true, &shapes, &relations);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "Per shape:");
+	foreach(lc, shapes)
+	{
+		CountPair  *p = lfirst(lc);
+
+		if (p->a != p->b)
+			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
+							 p->label, p->a, p->b);
+	}
+	appendStringInfoString(&detail, "\nPer relation:");
+	foreach(lc, relations)
+	{
+		CountPair  *p = lfirst(lc);
+
+		if (p->a != p->b)
+			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
+							 p->label, p->a, p->b);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_ASSERT_FAILURE),
+			 errmsg("captures " UINT64_FORMAT " and " UINT64_FORMAT " differ in %s: " UINT64_FORMAT " != " UINT64_FORMAT,
+					id_a, id_b, statements_noun(have_kind, kind, 2), count_a, count_b),
+			 errdetail_internal("%s", detail.data),
+			 errhint("A statement count that grows with the data is a likely N+1. " CAPQ_EAGER_LOADING_HINT)));
+	PG_RETURN_VOID();
 }

@@ -34,7 +34,9 @@
 #include "utils/memutils.h"
 
 #include "capture.h"
+#include "plans.h"
 #include "render.h"
+#include "repeats.h"
 
 /*---- Saved hook values ----*/
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
@@ -54,6 +56,7 @@ typedef struct OpenStatement
 	QueryDesc  *query_desc;		/* identifies it until ExecutorEnd */
 	uint64		pos;			/* its ring record */
 	int			xact_level;		/* subtransaction it started in */
+	CapqPlans	plans;			/* plan to capture at its end */
 	instr_time	start;			/* for its duration */
 } OpenStatement;
 
@@ -341,6 +344,8 @@ record_executor_start(QueryDesc *queryDesc)
 	else
 		text = statement_span(queryDesc->sourceText, pstmt->stmt_location,
 							  pstmt->stmt_len, &text_len);
+	if (capq_max_repeats > 0)
+		capq_strict_check(text, text_len, parts.kind);
 	set_text(&parts, text, text_len);
 	set_relations(&parts, pstmt, relations);
 	set_params(&parts, queryDesc->params, &params_buf);
@@ -367,6 +372,7 @@ record_executor_start(QueryDesc *queryDesc)
 	open->query_desc = queryDesc;
 	open->pos = pos;
 	open->xact_level = GetCurrentTransactionNestLevel();
+	open->plans = capq_plans_wanted;
 	INSTR_TIME_SET_CURRENT(open->start);
 }
 
@@ -378,7 +384,11 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (capq_active_targets() > 0 && level_tracked(nesting_level) &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	{
 		record_executor_start(queryDesc);
+		if (capq_plans_wanted != CAPQ_PLANS_OFF)
+			capq_plan_prepare(queryDesc, capq_plans_wanted);
+	}
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -462,6 +472,8 @@ capq_ExecutorEnd(QueryDesc *queryDesc)
 
 			INSTR_TIME_SET_CURRENT(duration);
 			INSTR_TIME_SUBTRACT(duration, open->start);
+			if (open->plans != CAPQ_PLANS_OFF)
+				capq_plan_record(queryDesc, open->pos, open->plans);
 			capq_ring_finish(open->pos, queryDesc->estate->es_processed,
 							 INSTR_TIME_GET_MICROSEC(duration));
 			num_open--;

@@ -19,18 +19,15 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "lib/stringinfo.h"
 #include "parser/gramparse.h"
 #include "parser/scanner.h"
-#include "utils/hsearch.h"
 
 #include "render.h"
 #include "shape.h"
-
-/* shapes named in an assertion's hint */
-#define CAPQ_HINT_MAX_SHAPES	3
 
 static bool
 token_is_operand(const CapqToken *t)
@@ -138,6 +135,7 @@ scan_tokens(CapqShape *shape)
 			if (t->canonical == NULL)
 				t->canonical = pnstrdup(shape->source + t->start, t->len);
 		}
+		collect_comments(shape, prev_end, shape->source_len);
 		scanner_finish(yyscanner);
 	}
 	PG_CATCH();
@@ -275,6 +273,37 @@ fold_constant_lists(CapqShape *shape)
 }
 
 /*
+ * An EXECUTE'd statement is captured with the text of its PREPARE: its
+ * shape is that of the statement prepared, so drop "PREPARE name (...) AS".
+ */
+static void
+strip_prepare_prefix(CapqShape *shape)
+{
+	int			depth = 0;
+
+	if (shape->ntokens == 0 || shape->tokens[0].tok != PREPARE)
+		return;
+	for (int i = 1; i < shape->ntokens; i++)
+	{
+		int			tok = shape->tokens[i].tok;
+
+		if (tok == '(')
+			depth++;
+		else if (tok == ')')
+			depth--;
+		else if (tok == AS && depth == 0)
+		{
+			shape->ntokens -= i + 1;
+			memmove(shape->tokens, shape->tokens + i + 1,
+					shape->ntokens * sizeof(CapqToken));
+			if (shape->ntokens > 0)
+				shape->tokens[0].gap_before = false;
+			return;
+		}
+	}
+}
+
+/*
  * Scan a statement.  With fold_lists, constant lists count as one element
  * (shapes); without, every constant stays (snapshots).
  */
@@ -287,6 +316,7 @@ capq_shape_scan(CapqShape *shape, const char *text, int len, bool fold_lists)
 	shape->scanned = scan_tokens(shape);
 	if (!shape->scanned)
 		return;
+	strip_prepare_prefix(shape);
 	mark_value_keywords(shape);
 	if (fold_lists)
 		fold_constant_lists(shape);
@@ -373,101 +403,54 @@ capq_shape_normalized(const CapqShape *shape)
 	return buf.data;
 }
 
-/*---- Repeated shapes: the N+1 hint of count assertions ----*/
+/*---- Values of a statement's placeholders ----*/
 
-typedef struct ShapeCount
+/* A bound parameter's value as snapshots show it; NULL for NULL. */
+static const char *
+bound_value(const CapqParam *params, int nparams, int param_no)
 {
-	char		key[24];		/* "phase:fingerprint": MUST BE FIRST */
-	int32		phase;
-	char	   *fingerprint;
-	char	   *normalized;
-	int			count;
-} ShapeCount;
+	const CapqParam *prm;
 
-static int
-shape_count_cmp(const void *a, const void *b)
-{
-	const ShapeCount *x = a;
-	const ShapeCount *y = b;
-
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return x->phase - y->phase;
+	if (param_no < 1 || param_no > nparams)
+		return "?";
+	prm = &params[param_no - 1];
+	if (prm->isnull)
+		return NULL;
+	if (prm->type == BOOLOID)
+		return strcmp(prm->value, "t") == 0 ? "true" : "false";
+	return prm->value;
 }
 
 /*
- * "Statement shape repeated 5 times in phase 1 (a likely N+1): SELECT ...",
- * for the shapes run more than once within one phase; NULL when none.
+ * "$1 = '42', $2 = 'true'": the values of the placeholders that
+ * capq_shape_normalized() shows, whether the driver inlined them or bound
+ * them.  NULL when there are none.
  */
 char *
-capq_repeated_shapes_hint(const CapqCapture *cap)
+capq_shape_values(const CapqShape *shape, const CapqEntry *e)
 {
-	HTAB	   *counts;
-	HASHCTL		ctl;
-	HASH_SEQ_STATUS seq;
-	ShapeCount *sc;
-	ShapeCount *repeated;
-	int			nrepeated = 0;
 	StringInfoData buf;
-
-	if (cap->nentries < 2)
-		return NULL;
-
-	ctl.keysize = sizeof(((ShapeCount *) NULL)->key);
-	ctl.entrysize = sizeof(ShapeCount);
-	ctl.hcxt = CurrentMemoryContext;
-	counts = hash_create("capquery shape counts", 64, &ctl,
-						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-
-	for (int i = 0; i < cap->nentries; i++)
-	{
-		const CapqEntry *e = &cap->entries[i];
-		CapqShape	shape;
-		char		key[sizeof(((ShapeCount *) NULL)->key)];
-		char	   *fingerprint;
-		bool		found;
-
-		if (e->kind == CAPQ_KIND_TRANSACTION)
-			continue;			/* BEGIN/COMMIT pairs are not N+1 */
-		capq_shape_scan(&shape, e->text, e->text_len, true);
-		fingerprint = capq_shape_fingerprint(&shape);
-		snprintf(key, sizeof(key), "%d:%s", e->phase, fingerprint);
-		sc = hash_search(counts, key, HASH_ENTER, &found);
-		if (!found)
-		{
-			sc->phase = e->phase;
-			sc->fingerprint = fingerprint;
-			sc->normalized = NULL;
-			sc->count = 0;
-		}
-		if (sc->normalized == NULL && capq_entry_visible(e))
-			sc->normalized = capq_shape_normalized(&shape);
-		sc->count++;
-	}
-
-	repeated = palloc(hash_get_num_entries(counts) * sizeof(ShapeCount));
-	hash_seq_init(&seq, counts);
-	while ((sc = hash_seq_search(&seq)) != NULL)
-	{
-		if (sc->count > 1)
-			repeated[nrepeated++] = *sc;
-	}
-	if (nrepeated == 0)
-		return NULL;
-	qsort(repeated, nrepeated, sizeof(ShapeCount), shape_count_cmp);
+	CapqParam  *params;
+	int			nparams = capq_params_decode(e, &params);
+	int			placeholder = 0;
 
 	initStringInfo(&buf);
-	for (int i = 0; i < nrepeated && i < CAPQ_HINT_MAX_SHAPES; i++)
+	for (int i = 0; shape->scanned && i < shape->ntokens; i++)
 	{
-		if (i > 0)
-			appendStringInfoChar(&buf, '\n');
-		appendStringInfo(&buf,
-						 "Statement shape repeated %d times in phase %d (a likely N+1): %s",
-						 repeated[i].count, repeated[i].phase,
-						 repeated[i].normalized ? repeated[i].normalized : CAPQ_HIDDEN_TEXT);
+		const CapqToken *t = &shape->tokens[i];
+		const char *value;
+
+		if (!t->is_const || t->dropped)
+			continue;
+		value = t->param_no > 0 ? bound_value(params, nparams, t->param_no)
+			: t->value;
+		appendStringInfo(&buf, "%s$%d = ", placeholder > 0 ? ", " : "",
+						 placeholder + 1);
+		if (value == NULL)
+			appendStringInfoString(&buf, "NULL");
+		else
+			capq_append_quoted_value(&buf, value);
+		placeholder++;
 	}
-	if (nrepeated > CAPQ_HINT_MAX_SHAPES)
-		appendStringInfo(&buf, "\n... and %d more repeated shapes",
-						 nrepeated - CAPQ_HINT_MAX_SHAPES);
-	return buf.data;
+	return placeholder > 0 ? buf.data : NULL;
 }

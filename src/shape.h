@@ -44,6 +44,6 @@ extern void capq_shape_scan(CapqShape *shape, const char *text, int len,
 extern char *capq_shape_fingerprint(const CapqShape *shape);
 extern char *capq_shape_normalized(const CapqShape *shape);
 
-extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
+extern char *capq_shape_values(const CapqShape *shape, const CapqEntry *e);
 
 #endif							/* CAPQ_SHAPE_H */

@@ -1,0 +1,348 @@
+/*-------------------------------------------------------------------------
+ *
+ * repeats.c
+ *		N+1 analysis: group a capture's statements by shape (and phase),
+ *		with executions, rows, time, relations, call sites and example
+ *		parameters; name the repeated ones.
+ *
+ * Statements with the same text are scanned once (a text cache), so a
+ * capture of an N+1 loop costs one scan per distinct text, not per
+ * execution.  Call sites come from sqlcommenter-style comments
+ * (key='value',...); the shape ignores comments, the report shows them,
+ * less the per-request trace keys.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+
+#include "capture.h"
+#include "render.h"
+#include "repeats.h"
+#include "shape.h"
+
+/* shapes named in an assertion's hint */
+#define CAPQ_HINT_MAX_SHAPES	3
+
+/* A distinct statement text, scanned once. */
+typedef struct TextShape
+{
+	uint64		hash;			/* of the text: MUST BE FIRST */
+	const char *text;			/* the entry text it was computed from */
+	char	   *fingerprint;
+	CapqShape	shape;			/* folded scan */
+	List	   *call_sites;
+} TextShape;
+
+/* sqlcommenter keys that change with every request, not with the code */
+static bool
+volatile_tag(const char *key, int len)
+{
+	return (len == 11 && strncmp(key, "traceparent", 11) == 0) ||
+		(len == 10 && strncmp(key, "tracestate", 10) == 0);
+}
+
+/*
+ * The call site in a comment written as key='value' pairs separated by
+ * commas (sqlcommenter, Rails query log tags), without trace keys; NULL
+ * for any other comment.
+ */
+char *
+capq_call_site(const char *comment)
+{
+	StringInfoData buf;
+	const char *p = comment;
+	int			pairs = 0;
+
+	initStringInfo(&buf);
+	while (*p == ' ')
+		p++;
+	while (*p)
+	{
+		const char *key = p;
+		int			keylen;
+
+		while (*p && *p != '=' && *p != ',' && *p != ' ')
+			p++;
+		keylen = p - key;
+		if (keylen == 0 || *p != '=' || p[1] != '\'')
+			return NULL;
+		p += 2;
+		while (*p && *p != '\'')
+			p++;
+		if (*p != '\'')
+			return NULL;
+		if (!volatile_tag(key, keylen))
+		{
+			if (buf.len > 0)
+				appendStringInfoChar(&buf, ',');
+			appendBinaryStringInfo(&buf, key, p + 1 - key);
+		}
+		pairs++;
+		p++;
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		while (*p == ' ')
+			p++;
+	}
+	return pairs > 0 && buf.len > 0 ? buf.data : NULL;
+}
+
+static TextShape *
+text_shape(HTAB *cache, const CapqEntry *e)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) e->text,
+										   e->text_len, 0);
+	bool		found;
+	TextShape  *ts = hash_search(cache, &hash, HASH_ENTER, &found);
+	ListCell   *lc;
+
+	if (found && strcmp(ts->text, e->text) == 0)
+		return ts;
+	/* new, or a hash collision: (re)compute for this text */
+	ts->text = e->text;
+	capq_shape_scan(&ts->shape, e->text, e->text_len, true);
+	ts->fingerprint = capq_shape_fingerprint(&ts->shape);
+	ts->call_sites = NIL;
+	foreach(lc, ts->shape.comments)
+	{
+		char	   *site = capq_call_site(lfirst(lc));
+
+		if (site)
+			ts->call_sites = lappend(ts->call_sites, site);
+	}
+	return ts;
+}
+
+static int
+group_first_cmp(const void *a, const void *b)
+{
+	const CapqShapeGroup *x = a;
+	const CapqShapeGroup *y = b;
+
+	return x->first - y->first;
+}
+
+static List *
+append_distinct_string(List *list, char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+	{
+		if (strcmp(lfirst(lc), s) == 0)
+			return list;
+	}
+	return lappend(list, s);
+}
+
+/*
+ * Group the capture's statements (of one kind, if given) by shape, and by
+ * phase too when by_phase.  Returns the groups in order of first execution.
+ */
+int
+capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
+				  CapqKind kind, CapqShapeGroup **groups)
+{
+	HASHCTL		ctl;
+	HTAB	   *cache;
+	HTAB	   *byshape;
+	HASH_SEQ_STATUS seq;
+	CapqShapeGroup *g;
+	int			n = 0;
+
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(TextShape);
+	ctl.hcxt = CurrentMemoryContext;
+	cache = hash_create("capquery text shapes", 256, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(((CapqShapeGroup *) NULL)->key);
+	ctl.entrysize = sizeof(CapqShapeGroup);
+	byshape = hash_create("capquery shape groups", 64, &ctl,
+						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	for (int i = 0; i < cap->nentries; i++)
+	{
+		const CapqEntry *e = &cap->entries[i];
+		TextShape  *ts;
+		char		key[sizeof(((CapqShapeGroup *) NULL)->key)];
+		bool		found;
+		ListCell   *lc;
+
+		if (have_kind && e->kind != kind)
+			continue;
+		ts = text_shape(cache, e);
+		snprintf(key, sizeof(key), "%d:%s", by_phase ? e->phase : 0,
+				 ts->fingerprint);
+		g = hash_search(byshape, key, HASH_ENTER, &found);
+		if (!found)
+		{
+			g->phase = by_phase ? e->phase : 0;
+			g->fingerprint = ts->fingerprint;
+			g->normalized = NULL;
+			g->kind = e->kind;
+			g->executions = 0;
+			g->rows = 0;
+			g->total_ms = 0;
+			g->dbid = e->dbid;
+			g->relations = NIL;
+			g->call_sites = NIL;
+			g->examples = NIL;
+			g->first = i;
+		}
+		g->executions++;
+		g->rows += e->rows;
+		g->total_ms += e->duration_ms;
+		for (int r = 0; r < e->nrelations; r++)
+			g->relations = list_append_unique_oid(g->relations, e->relations[r]);
+		if (!capq_entry_visible(e))
+			continue;
+		if (g->normalized == NULL)
+			g->normalized = capq_shape_normalized(&ts->shape);
+		foreach(lc, ts->call_sites)
+			g->call_sites = append_distinct_string(g->call_sites, lfirst(lc));
+		if (list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
+		{
+			char	   *values = capq_shape_values(&ts->shape, e);
+
+			if (values)
+				g->examples = append_distinct_string(g->examples, values);
+		}
+	}
+
+	*groups = palloc(Max(1, hash_get_num_entries(byshape)) * sizeof(CapqShapeGroup));
+	hash_seq_init(&seq, byshape);
+	while ((g = hash_seq_search(&seq)) != NULL)
+		(*groups)[n++] = *g;
+	qsort(*groups, n, sizeof(CapqShapeGroup), group_first_cmp);
+	hash_destroy(cache);
+	return n;
+}
+
+/* A relation's name in this database, else its OID. */
+char *
+capq_relation_name(Oid dbid, Oid relid)
+{
+	char	   *name = NULL;
+
+	if (dbid == MyDatabaseId)
+		name = get_rel_name(relid);
+	return name ? name : psprintf("%u", relid);
+}
+
+static int
+group_executions_cmp(const void *a, const void *b)
+{
+	const CapqShapeGroup *x = a;
+	const CapqShapeGroup *y = b;
+
+	if (x->executions != y->executions)
+		return x->executions > y->executions ? -1 : 1;
+	return x->first - y->first;
+}
+
+/*
+ * "Statement shape repeated 5 times in phase 1 (a likely N+1): SELECT ...",
+ * for shapes run more than once within one phase; NULL when none.
+ * Transaction control is left out: BEGIN/COMMIT pairs are not N+1.
+ */
+char *
+capq_repeated_shapes_hint(const CapqCapture *cap)
+{
+	CapqShapeGroup *groups;
+	int			n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
+	int			repeated = 0;
+	StringInfoData buf;
+
+	qsort(groups, n, sizeof(CapqShapeGroup), group_executions_cmp);
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		CapqShapeGroup *g = &groups[i];
+
+		if (g->executions < 2 || g->kind == CAPQ_KIND_TRANSACTION)
+			continue;
+		if (repeated++ >= CAPQ_HINT_MAX_SHAPES)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoChar(&buf, '\n');
+		appendStringInfo(&buf,
+						 "Statement shape repeated " UINT64_FORMAT " times in phase %d (a likely N+1): %s",
+						 g->executions, g->phase,
+						 g->normalized ? g->normalized : CAPQ_HIDDEN_TEXT);
+	}
+	if (repeated == 0)
+		return NULL;
+	if (repeated > CAPQ_HINT_MAX_SHAPES)
+		appendStringInfo(&buf, "\n... and %d more repeated shapes",
+						 repeated - CAPQ_HINT_MAX_SHAPES);
+	return buf.data;
+}
+
+/*---- Strict mode: capquery.max_repeats ----*/
+
+/* Executions of one shape in one phase of the capture, in this backend. */
+typedef struct StrictCount
+{
+	char		key[32];		/* "phase:fingerprint": MUST BE FIRST */
+	int			executions;
+} StrictCount;
+
+static HTAB *strict_counts = NULL;
+static uint64 strict_capture_id = 0;
+
+/*
+ * Called by the executor start hook, before the statement runs, when
+ * capquery.max_repeats > 0 and this backend is capturing: count the
+ * statement's shape in the current phase of its (first) capture and raise
+ * P0004 when that makes it exceed the limit.  The scan costs what reading
+ * a shape costs, so it happens only in strict mode.
+ */
+void
+capq_strict_check(const char *text, int len, CapqKind kind)
+{
+	CapqTarget *target = &capq_targets[0];
+	int32		phase = capq_shared->slots[target->slot].phase;
+	CapqShape	shape;
+	char	   *fingerprint;
+	char		key[sizeof(((StrictCount *) NULL)->key)];
+	StrictCount *count;
+	bool		found;
+
+	if (strict_counts == NULL || strict_capture_id != target->capture_id)
+	{
+		HASHCTL		ctl;
+
+		if (strict_counts != NULL)
+			hash_destroy(strict_counts);
+		ctl.keysize = sizeof(key);
+		ctl.entrysize = sizeof(StrictCount);
+		strict_counts = hash_create("capquery strict counts", 64, &ctl,
+									HASH_ELEM | HASH_STRINGS);
+		strict_capture_id = target->capture_id;
+	}
+
+	capq_shape_scan(&shape, text, len, true);
+	fingerprint = capq_shape_fingerprint(&shape);
+	snprintf(key, sizeof(key), "%d:%s", phase, fingerprint);
+	count = hash_search(strict_counts, key, HASH_ENTER, &found);
+	if (!found)
+		count->executions = 0;
+	count->executions++;
+
+	if (count->executions > capq_max_repeats)
+		ereport(ERROR,
+				(errcode(ERRCODE_ASSERT_FAILURE),
+				 errmsg("statement shape %s ran %d times in phase %d, more than capquery.max_repeats (%d)",
+						fingerprint, count->executions, phase, capq_max_repeats),
+				 errdetail("The %s statement was stopped before it ran: %s",
+						   capq_kind_name(kind), capq_shape_normalized(&shape)),
+				 errhint(CAPQ_EAGER_LOADING_HINT)));
+}

@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * repeats.h
+ *		N+1 analysis: a capture grouped by statement shape.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAPQ_REPEATS_H
+#define CAPQ_REPEATS_H
+
+#include "nodes/pg_list.h"
+
+#include "reader.h"
+
+/* example parameter sets kept per shape */
+#define CAPQ_SHAPE_EXAMPLES 3
+
+/* The executions of one shape (in one phase, when grouped by phase). */
+typedef struct CapqShapeGroup
+{
+	char		key[32];		/* hash key "phase:fingerprint": MUST BE FIRST */
+	int32		phase;			/* 0 when not grouped by phase */
+	char	   *fingerprint;
+	char	   *normalized;		/* NULL when the role may not see it */
+	CapqKind	kind;
+	uint64		executions;
+	uint64		rows;
+	double		total_ms;
+	Oid			dbid;			/* database of the relations */
+	List	   *relations;		/* distinct relation OIDs */
+	List	   *call_sites;		/* distinct sqlcommenter tags (char *) */
+	List	   *examples;		/* parameter sets (char *), a few */
+	int			first;			/* index of its first execution */
+} CapqShapeGroup;
+
+extern int	capq_group_shapes(const CapqCapture *cap, bool by_phase,
+							  bool have_kind, CapqKind kind,
+							  CapqShapeGroup **groups);
+extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
+extern char *capq_relation_name(Oid dbid, Oid relid);
+extern char *capq_call_site(const char *comment);
+extern void capq_strict_check(const char *text, int len, CapqKind kind);
+
+#define CAPQ_EAGER_LOADING_HINT \
+	"Load the related rows eagerly: a JOIN, or the two-query strategy (fetch the parents, then all their children with one IN (...) query)."
+
+#endif							/* CAPQ_REPEATS_H */
