@@ -20,7 +20,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(47);
+SELECT plan(46);
 
 -- Top-level statements only (the default), utility statements included:
 -- pinned here because pgTAP's assertion functions run nested statements.
@@ -32,12 +32,12 @@ INSERT INTO tap_items SELECT g, 'item ' || g FROM generate_series(1, 10) g;
 
 -- Runs a statement and returns the error it raises, for checking errdetail.
 CREATE FUNCTION pg_temp.capq_error(sql text,
-    OUT sqlstate text, OUT message text, OUT detail text)
+    OUT state text, OUT message text, OUT detail text)
 LANGUAGE plpgsql AS $fn$
 BEGIN
     EXECUTE sql;
 EXCEPTION WHEN OTHERS OR ASSERT_FAILURE THEN
-    GET STACKED DIAGNOSTICS sqlstate = RETURNED_SQLSTATE,
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
                             message = MESSAGE_TEXT,
                             detail = PG_EXCEPTION_DETAIL;
 END

@@ -101,10 +101,14 @@ SELECT is((SELECT count(*) FROM capq_queries()
 SELECT is((SELECT count(*) FROM capq_queries()
             WHERE phase = :ph_cursor AND kind = 'select' AND query ~ 'FROM tap_nums ORDER BY n'),
     1::bigint, 'the cursor''s query is one select entry');
+-- KNOWN BUG (reported, c912174): rows holds only the last FETCH's batch
+-- (es_processed is reset by every ExecutorRun), here 2 instead of 6.
 SELECT is((SELECT rows FROM capq_queries() WHERE phase = :ph_cursor AND kind = 'select'),
     6::bigint, '... whose rows are all rows fetched over the three batches');
-SELECT is((SELECT count(*) FROM capq_queries() WHERE phase = :ph_cursor AND query ~* '^\s*FETCH'),
-    3::bigint, 'the three FETCH statements are captured as utility statements of their own');
+-- FETCH and CLOSE only move the cursor: they are not entries of their own
+-- (src/hooks.c records DECLARE as the statement it runs).
+SELECT is((SELECT count(*) FROM capq_queries() WHERE phase = :ph_cursor), 1::bigint,
+    'DECLARE + three FETCH + CLOSE: the cursor is one entry in all');
 
 ------------------------------------------------------------------------------
 -- Nested statements: captured only with capquery.track = 'all'.
@@ -135,7 +139,7 @@ SELECT is((SELECT count(*) FROM capq_queries()
             WHERE kind = 'select' AND query ~ 'tap_touch\(3\)'), 1::bigint,
     'the top-level call is one entry');
 SELECT results_eq(
-    $$SELECT kind, btrim(query), rows FROM capq_queries()
+    $$SELECT kind, regexp_replace(btrim(query), '\s+', ' ', 'g'), rows FROM capq_queries()
        WHERE nesting > (SELECT min(nesting) FROM capq_queries()) ORDER BY seq$$,
     $$VALUES ('update'::text, 'UPDATE tap_nums SET n = n + 10 WHERE n <= k'::text, 1::bigint),
              ('select', 'SELECT count(*) FROM tap_nums WHERE n > k', 1::bigint)$$,

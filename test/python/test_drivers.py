@@ -91,16 +91,24 @@ def test_psycopg3_text_parameters_and_dml(alarm_db):
 
 
 def test_psycopg2_named_cursor_is_one_select(alarm_db, new_conn):
-    """A server-side cursor fetched in several batches: DECLARE, then FETCH
-    FORWARD itersize until exhausted.  The SELECT runs once."""
+    """A server-side cursor fetched in several batches: psycopg2 sends
+    DECLARE, then one FETCH FORWARD per batch, then CLOSE.  The SELECT runs
+    once: one entry, of kind select, however many batches."""
     conn = new_conn(autocommit=False)   # a named cursor lives in a transaction
     cur = conn.cursor()
     total = len(alarm_db) * SENSORS_PER_PANEL
+    batch = 2
     with capture(cur, "named cursor"):
         named = conn.cursor(name="capq_sensors")
-        named.itersize = 2
+        named.itersize = batch
         named.execute("SELECT id, panel_id, kind FROM sensors ORDER BY id")
-        rows = [r for r in named]
+        rows, batches = [], 0
+        while True:                     # each fetchmany is a FETCH FORWARD 2
+            chunk = named.fetchmany(batch)
+            if not chunk:
+                break
+            batches += 1
+            rows.extend(chunk)
         named.close()
         cur.execute("SELECT capq_count('select')")
         (selects,) = cur.fetchone()
@@ -109,11 +117,13 @@ def test_psycopg2_named_cursor_is_one_select(alarm_db, new_conn):
     conn.rollback()
 
     assert len(rows) == total
+    assert batches == -(-total // batch) > 1          # really several batches
     assert selects == 1, entries
-    fetches = [q for k, q, r in entries if re.match(r"\s*FETCH\b", q, re.I)]
-    # Several batches really were fetched ...
-    assert len(fetches) >= total // 2, entries
-    # ... yet the cursor's SELECT is one entry, with every row it produced.
-    (select_entry,) = [(q, r) for k, q, r in entries if k == "select"]
-    assert "FROM sensors ORDER BY id" in norm(select_entry[0])
-    assert select_entry[1] == total
+    # FETCH and CLOSE only move the cursor (src/hooks.c records DECLARE as the
+    # statement it runs): the cursor is one entry in all.
+    (kind, query, nrows), = entries
+    assert kind == "select"
+    assert "SELECT id, panel_id, kind FROM sensors ORDER BY id" in norm(query)
+    # KNOWN BUG (reported, c912174): rows holds only the last FETCH's count
+    # (es_processed is reset by every ExecutorRun), here 0 instead of 15.
+    assert nrows == total, "rows of the cursor's entry: %r, fetched %d" % (nrows, total)

@@ -6,12 +6,14 @@ import psycopg2
 import pytest
 
 
-def connect():
-    """A new autocommit psycopg2 connection: a backend of its own."""
-    for var in ("PGHOST", "PGPORT"):
+def connect(host_var="PGHOST", port_var="PGPORT"):
+    """A new autocommit psycopg2 connection: a backend of its own.  By default
+    on the main instance; connect("CAPQ_TINY_HOST", "CAPQ_TINY_PORT") reaches
+    the instance whose ring is deliberately tiny."""
+    for var in (host_var, port_var):
         if not os.environ.get(var):
             pytest.exit("stress tests need %s exported (see test/run-all.sh)" % var, returncode=2)
-    conn = psycopg2.connect(host=os.environ["PGHOST"], port=int(os.environ["PGPORT"]),
+    conn = psycopg2.connect(host=os.environ[host_var], port=int(os.environ[port_var]),
                             user=os.environ.get("PGUSER", "postgres"),
                             dbname=os.environ.get("PGDATABASE", "postgres"))
     conn.autocommit = True

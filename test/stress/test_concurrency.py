@@ -10,9 +10,9 @@ import time
 
 from stress_helpers import connect
 
-WORKERS = 6           # concurrent backends (>= 4)
-STATEMENTS = 500      # statements per backend in the interleaved test
-SHORT_WORKERS = 4
+WORKERS = 8           # concurrent backends (>= 4)
+STATEMENTS = 2000     # statements per backend in the interleaved test
+SHORT_WORKERS = 6
 SHORT_LOOPS = 200     # short captures per backend
 TIMEOUT = 120         # seconds any barrier waits before the test fails
 
