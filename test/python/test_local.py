@@ -16,13 +16,12 @@ import pytest
 
 from capq_helpers import norm
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("CAPQ_LOCAL_HOST"),
-    reason="CAPQ_LOCAL_HOST/CAPQ_LOCAL_PORT (instance without preload) not exported")
-
 
 @pytest.fixture
 def local():
+    if not (os.environ.get("CAPQ_LOCAL_HOST") and os.environ.get("CAPQ_LOCAL_PORT")):
+        pytest.fail("CAPQ_LOCAL_HOST/CAPQ_LOCAL_PORT (the instance without preload) are "
+                    "not exported: run through test/run-all.sh")
     conn = psycopg2.connect(host=os.environ["CAPQ_LOCAL_HOST"],
                             port=int(os.environ["CAPQ_LOCAL_PORT"]),
                             user=os.environ.get("PGUSER", "postgres"),

@@ -12,7 +12,8 @@ def connect(host_var="PGHOST", port_var="PGPORT"):
     the instance whose ring is deliberately tiny."""
     for var in (host_var, port_var):
         if not os.environ.get(var):
-            pytest.exit("stress tests need %s exported (see test/run-all.sh)" % var, returncode=2)
+            pytest.fail("%s is not exported: run through test/run-all.sh, or export "
+                        "the instance's socket directory and port" % var)
     conn = psycopg2.connect(host=os.environ[host_var], port=int(os.environ[port_var]),
                             user=os.environ.get("PGUSER", "postgres"),
                             dbname=os.environ.get("PGDATABASE", "postgres"))

@@ -142,7 +142,13 @@ def test_many_short_captures_leak_nothing(monitor):
             assert cur.fetchone() == (n, n), (k, j)
             cur.execute("SELECT capq_end()")
             assert cur.fetchone()[0] == n, (k, j)
-            # read back after the end: the capture ended last, complete
+            # read back after the end: the capture ended last, complete.
+            # KNOWN BUG (reported, 04cfe2e): fails intermittently with 53400
+            # "capture N is no longer retained": ended captures share one
+            # cluster-wide pool of capquery.max_captures (64) slots reused
+            # oldest first, so while this thread waits for the GIL the other
+            # backends can begin 64 captures and evict the one this backend
+            # just ended.  Deterministic repro: the test below.
             cur.execute("SELECT capq_count()")
             assert cur.fetchone()[0] == n, (k, j)
             if j % 20 == 0:
@@ -210,3 +216,39 @@ def test_backend_exiting_mid_capture_leaves_no_active_capture(monitor):
             break
         time.sleep(0.1)
     assert still == [], "captures of exited backends still active: %r" % still
+
+
+def test_ended_capture_stays_readable_while_other_backends_capture():
+    """The contract: with no id, capq_count() and friends read this backend's
+    active capture "or else the one it ended most recently".  Other backends
+    beginning many captures must not take that away.
+
+    KNOWN BUG (reported, 04cfe2e): the other backend's captures reuse the
+    slot of A's ended capture (oldest ended first, capquery.max_captures = 64
+    slots for the whole cluster), and A's read fails with 53400 "capture N is
+    no longer retained".
+    """
+    a, b = connect(), connect()
+    try:
+        ca, cb = a.cursor(), b.cursor()
+        ca.execute("SELECT capq_begin('kept')")
+        cap = ca.fetchone()[0]
+        ca.execute("SELECT 'mine 1'")
+        ca.execute("SELECT 'mine 2'")
+        ca.execute("SELECT capq_end()")
+        assert ca.fetchone()[0] == 2
+
+        cb.execute("SHOW capquery.max_captures")
+        others = int(cb.fetchone()[0]) + 1
+        for j in range(others):
+            cb.execute("SELECT capq_begin()")
+            cb.execute("SELECT 'other %d'" % j)
+            cb.execute("SELECT capq_end()")
+
+        ca.execute("SELECT capq_count(), capq_count('select')")
+        assert ca.fetchone() == (2, 2)
+        ca.execute("SELECT capture, seq, query FROM capq_queries()")
+        assert ca.fetchall() == [(cap, 1, "SELECT 'mine 1'"), (cap, 2, "SELECT 'mine 2'")]
+    finally:
+        a.close()
+        b.close()

@@ -53,8 +53,9 @@ def test_tiny_ring_overflow_is_refused_never_wrong():
     results, errors = {}, []
 
     def worker(k):
-        conn = tiny()
+        conn = None
         try:
+            conn = tiny()
             cur = conn.cursor()
             start.wait(TIMEOUT)
             cur.execute("SELECT capq_begin(%s)", ("tiny-%d" % k,))
@@ -77,7 +78,8 @@ def test_tiny_ring_overflow_is_refused_never_wrong():
             errors.append((k, e))
             start.abort()
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(WORKERS)]
     for t in threads:
