@@ -164,3 +164,39 @@ def test_capture_ids_are_unique_across_backends(conn, new_conn):
     assert other.fetchall() == [(ids[3],)]
     # ... and any capture by id.
     assert one(cur, "SELECT capq_count(capture => %s)", (ids[1],)) == 1
+
+
+def test_failing_statements_leave_the_capture_exact(new_conn):
+    """Statements that fail while running (in and out of a transaction block,
+    caught by a savepoint) must not disturb what is captured after them: the
+    open-statement bookkeeping is unwound, numbering stays contiguous."""
+    conn = new_conn(autocommit=False)
+    cur = conn.cursor()
+    cur.execute("CREATE TEMP TABLE api_z (n int) ON COMMIT PRESERVE ROWS")
+    cur.execute("INSERT INTO api_z VALUES (0)")
+    conn.commit()
+    conn.autocommit = True
+    with capture(cur):
+        cur.execute("SELECT 'before'")
+        with pytest.raises(psycopg2.errors.DivisionByZero):
+            cur.execute("SELECT 1 / n FROM api_z")      # fails at run time
+        cur.execute("BEGIN")
+        cur.execute("SAVEPOINT s")
+        with pytest.raises(psycopg2.errors.DivisionByZero):
+            cur.execute("UPDATE api_z SET n = 1 / n")
+        cur.execute("ROLLBACK TO SAVEPOINT s")
+        cur.execute("SELECT 'inside'")
+        cur.execute("COMMIT")
+        cur.execute("SELECT 'after'")
+        cur.execute("SELECT seq, kind, query FROM capq_queries()")
+        entries = cur.fetchall()
+    assert [s for s, _, _ in entries] == list(range(1, len(entries) + 1))
+    ok = [(k, norm(q)) for _, k, q in entries if "/ n" not in q]
+    assert ok == [("select", "SELECT 'before'"), ("transaction", "BEGIN"),
+                  ("transaction", "SAVEPOINT s"), ("transaction", "ROLLBACK TO SAVEPOINT s"),
+                  ("select", "SELECT 'inside'"), ("transaction", "COMMIT"),
+                  ("select", "SELECT 'after'")], entries
+    # Each failed statement appears at most once, where it ran.
+    failed = [(k, norm(q)) for _, k, q in entries if "/ n" in q]
+    assert failed in ([], [("select", "SELECT 1 / n FROM api_z")],
+                      [("select", "SELECT 1 / n FROM api_z"), ("update", "UPDATE api_z SET n = 1 / n")]), entries
