@@ -30,6 +30,10 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
+# PGXS tracks no header dependencies: a changed struct must rebuild every
+# object that includes it.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 .PHONY: demo test bench
 
 # Main job: a demonstration capture against a throwaway, preloaded PostgreSQL.

@@ -70,20 +70,6 @@ static void capq_session_assign(const char *newval, void *extra);
 void
 _PG_init(void)
 {
-	DefineCustomIntVariable("capquery.buffer_size",
-							"Size of the capture ring, in shared memory.",
-							"Holds captured statements with their texts and parameters.",
-							&capq_buffer_size_kb,
-							32 * 1024, 64, MAX_KILOBYTES,
-							PGC_POSTMASTER, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("capquery.max_captures",
-							"Captures kept at once, active or ended.",
-							"Ended captures stay readable until their slot is reused, oldest first.",
-							&capq_max_captures,
-							64, 1, 100000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
 	DefineCustomIntVariable("capquery.max_query_length",
 							"Longest statement text captured; longer texts are cut at a character boundary.",
 							NULL,
@@ -126,16 +112,35 @@ _PG_init(void)
 							0, 0, INT_MAX,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
-	MarkGUCPrefixReserved("capquery");
-
+	/*
+	 * The ring's size and slots are fixed at server start, so these exist
+	 * only when preloaded (PostgreSQL refuses postmaster settings later); a
+	 * backend-local ring uses their defaults.
+	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
+		DefineCustomIntVariable("capquery.buffer_size",
+								"Size of the capture ring, in shared memory.",
+								"Holds captured statements with their texts and parameters.",
+								&capq_buffer_size_kb,
+								32 * 1024, 64, MAX_KILOBYTES,
+								PGC_POSTMASTER, GUC_UNIT_KB,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("capquery.max_captures",
+								"Captures kept at once, active or ended.",
+								"Ended captures stay readable until their slot is reused, oldest first.",
+								&capq_max_captures,
+								64, 1, 100000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+
 		capq_preloaded = true;
 		prev_shmem_request_hook = shmem_request_hook;
 		shmem_request_hook = capq_shmem_request;
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = capq_shmem_startup;
 	}
+	MarkGUCPrefixReserved("capquery");
 
 	capq_install_hooks();
 }

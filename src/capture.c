@@ -206,6 +206,22 @@ check_active_still_exists(void)
 		my_active_id = 0;
 }
 
+/*
+ * This backend no longer reads its previously ended capture by default, so
+ * that slot may be reused before others' latest ones (lock held).
+ */
+static void
+forget_last_capture_locked(void)
+{
+	CapqSlot   *slot;
+
+	if (my_last_id == 0)
+		return;
+	slot = &capq_shared->slots[my_last_slot];
+	if (slot->capture_id == my_last_id)
+		slot->owner_reads = false;
+}
+
 /* before_shmem_exit: a backend's captures end with it. */
 static void
 end_owned_captures(int code, Datum arg)
@@ -220,7 +236,10 @@ end_owned_captures(int code, Datum arg)
 	{
 		CapqSlot   *slot = &s->slots[i];
 
-		if (slot->state == CAPQ_SLOT_ACTIVE && slot->owner_pid == MyProcPid)
+		if (slot->owner_pid != MyProcPid)
+			continue;
+		slot->owner_reads = false;
+		if (slot->state == CAPQ_SLOT_ACTIVE)
 		{
 			slot->state = CAPQ_SLOT_ENDED;
 			slot->end_order = ++s->end_counter;
@@ -233,6 +252,20 @@ end_owned_captures(int code, Datum arg)
 }
 
 /*---- Lifecycle ----*/
+
+/*
+ * Which slot capq_begin() takes, lowest first: a free one; the oldest ended
+ * capture that no backend reads by default; then the oldest ended one.
+ */
+static uint64
+reuse_rank(const CapqSlot *slot)
+{
+	if (slot->state == CAPQ_SLOT_FREE)
+		return 0;
+	if (!slot->owner_reads)
+		return slot->end_order;
+	return ((uint64) 1 << 62) + slot->end_order;
+}
 
 /*
  * Begin a capture owned by this backend and return its id.  The caller has
@@ -288,18 +321,8 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 							   candidate->capture_id, candidate->owner_pid),
 					 errhint("Labels name captures for capquery.session, so active ones must differ.")));
 		}
-		if (candidate->state == CAPQ_SLOT_FREE)
-		{
-			if (slot == NULL || slot->state != CAPQ_SLOT_FREE)
-			{
-				slot = candidate;
-				slotno = i;
-			}
-		}
-		else if (candidate->state == CAPQ_SLOT_ENDED &&
-				 (slot == NULL ||
-				  (slot->state == CAPQ_SLOT_ENDED &&
-				   candidate->end_order < slot->end_order)))
+		if (candidate->state != CAPQ_SLOT_ACTIVE &&
+			(slot == NULL || reuse_rank(candidate) < reuse_rank(slot)))
 		{
 			slot = candidate;
 			slotno = i;
@@ -407,7 +430,9 @@ capq_capture_end(void)
 	}
 	slot->state = CAPQ_SLOT_ENDED;
 	slot->end_order = ++capq_shared->end_counter;
+	slot->owner_reads = true;
 	statements = slot->statements;
+	forget_last_capture_locked();
 	bump_generation();
 	capq_unlock();
 

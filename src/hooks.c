@@ -57,6 +57,7 @@ typedef struct OpenStatement
 	uint64		pos;			/* its ring record */
 	int			xact_level;		/* subtransaction it started in */
 	CapqPlans	plans;			/* plan to capture at its end */
+	uint64		rows;			/* es_processed summed over ExecutorRun calls */
 	instr_time	start;			/* for its duration */
 } OpenStatement;
 
@@ -80,6 +81,14 @@ static const char *declare_source = NULL;
 static int	declare_location = -1;
 static int	declare_len = 0;
 static int	declare_level = -1;
+
+/*
+ * EXECUTE evaluates its parameters before the executor starts: a capq_*
+ * call among them must keep the statement out, though it is not yet
+ * recorded when the call happens.
+ */
+static int	execute_level = -1;
+static bool execute_called_capq = false;
 
 /* scratch memory for parameter output functions, reset after each use */
 static MemoryContext scratch_context = NULL;
@@ -333,6 +342,9 @@ record_executor_start(QueryDesc *queryDesc)
 	OpenStatement *open;
 	uint64		pos;
 
+	if (execute_called_capq && nesting_level == execute_level)
+		return;
+
 	memset(&parts, 0, sizeof(parts));
 	parts.type = CAPQ_REC_STATEMENT;
 	parts.kind = executor_kind(queryDesc->operation);
@@ -373,6 +385,7 @@ record_executor_start(QueryDesc *queryDesc)
 	open->pos = pos;
 	open->xact_level = GetCurrentTransactionNestLevel();
 	open->plans = capq_plans_wanted;
+	open->rows = 0;
 	INSTR_TIME_SET_CURRENT(open->start);
 }
 
@@ -396,7 +409,11 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
-/* ExecutorRun hook: count nesting, remember what is running. */
+/*
+ * ExecutorRun hook: count nesting, remember what is running, and add up
+ * rows, since a portal fetched in batches runs once per batch and each run
+ * restarts es_processed.
+ */
 static void
 capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 				 bool execute_once)
@@ -425,6 +442,14 @@ capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			running[level] = CAPQ_NO_POS;
 	}
 	PG_END_TRY();
+
+	if (tracking)
+	{
+		int			i = find_open(queryDesc);
+
+		if (i >= 0)
+			open_statements[i].rows += queryDesc->estate->es_processed;
+	}
 }
 
 /* ExecutorFinish hook: AFTER triggers run here, so count nesting too. */
@@ -474,7 +499,7 @@ capq_ExecutorEnd(QueryDesc *queryDesc)
 			INSTR_TIME_SUBTRACT(duration, open->start);
 			if (open->plans != CAPQ_PLANS_OFF)
 				capq_plan_record(queryDesc, open->pos, open->plans);
-			capq_ring_finish(open->pos, queryDesc->estate->es_processed,
+			capq_ring_finish(open->pos, open->rows,
 							 INSTR_TIME_GET_MICROSEC(duration));
 			num_open--;
 			memmove(open, open + 1, (num_open - i) * sizeof(OpenStatement));
@@ -524,6 +549,26 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 	int			saved_len = declare_len;
 	int			saved_level = declare_level;
 
+	if (IsA(pstmt->utilityStmt, ExecuteStmt))
+	{
+		int			saved_execute_level = execute_level;
+		bool		saved_execute_called = execute_called_capq;
+
+		execute_level = nesting_level;
+		execute_called_capq = false;
+		PG_TRY();
+		{
+			call_process_utility(pstmt, queryString, readOnlyTree, context,
+								 params, queryEnv, dest, qc);
+		}
+		PG_FINALLY();
+		{
+			execute_level = saved_execute_level;
+			execute_called_capq = saved_execute_called;
+		}
+		PG_END_TRY();
+		return;
+	}
 	if (!IsA(pstmt->utilityStmt, DeclareCursorStmt))
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -656,6 +701,8 @@ capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 capq_retract_calling_statements(void)
 {
+	if (execute_level >= 0)
+		execute_called_capq = true;
 	if (capq_shared == NULL || running == NULL)
 		return;
 	for (int level = 0; level < nesting_level && level < max_running; level++)

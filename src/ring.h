@@ -136,6 +136,7 @@ typedef struct CapqSlot
 	int32		phase;			/* current phase, from 1 */
 	uint64		first_pos;		/* ring position when it began */
 	uint64		end_order;		/* when ended: oldest is reused first */
+	bool		owner_reads;	/* ended, and still its owner's latest */
 	uint64		statements;		/* counted statements, all kinds */
 	uint64		kind_counts[CAPQ_NUM_KINDS];	/* per kind */
 	uint64		lost;			/* counted statements overwritten */
