@@ -52,9 +52,7 @@ DO $$ BEGIN RAISE EXCEPTION 'demo: the N+1 was not caught'; END $$;
 \echo
 \set ECHO queries
 SELECT capq_begin('fixed version');
-SELECT p.id AS panel_id, p.mac_address, s.kind, s.reading
-FROM alarm_panels p JOIN sensors s ON s.panel_id = p.id
-ORDER BY p.id, s.id;
+SELECT p.id, p.mac_address, s.kind, s.reading FROM alarm_panels p JOIN sensors s ON s.panel_id = p.id ORDER BY p.id, s.id;
 SELECT capq_end();
 \set ECHO none
 

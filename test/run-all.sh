@@ -19,9 +19,10 @@
 #   Node        test/node (package.json): npm install, node --test *.test.{js,mjs}, database capq_node
 # Python and Node tests get PGHOST/PGPORT/PGUSER/PGDATABASE (main instance) and
 # CAPQ_{MAIN,TINY,LOCAL}_{HOST,PORT}, CAPQ_TCP_HOST=127.0.0.1; their database
-# exists with capquery created on all three instances.
+# exists on all three instances, with capquery created on main and tiny (not
+# on local: the test's CREATE EXTENSION there is what loads the library).
 # Options (environment): CAPQ_SUITES="regress pgtap python stress node" to run
-# only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 1200).
+# only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 900).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,16 +32,39 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG=$PG_BIN/pg_config
 PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 PYTHON=/usr/bin/python3
-SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-1200}
+SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-900}
 SUITES=${CAPQ_SUITES:-regress pgtap python stress node}
 
 # shellcheck source=../scripts/pgtemp.sh
 source "$REPO/scripts/pgtemp.sh"
 
 WORK=$(mktemp -d /tmp/capq-test.XXXXXX)
-cleanup() { pgtemp_stop_all; rm -rf "$WORK"; }
+RUNNING_PIDFILE=""
+FINISHED=0
+ERR_LINE=""
+# on any exit: stop the instances; if the script stopped before finish (a bug
+# here, or a signal), still end with the summary line, counting one failure
+cleanup() {
+  local rc=$?
+  pgtemp_stop_all
+  rm -rf "$WORK"
+  if ((FINISHED == 0)); then
+    record harness 0 1 "test/run-all.sh stopped early (exit $rc${ERR_LINE:+, line $ERR_LINE})"
+    print_summary
+    exit 1
+  fi
+}
+# Ctrl-C / TERM: stop the running suite (its own process group, see
+# run_limited), then exit through cleanup
+on_signal() {
+  if [[ -n "$RUNNING_PIDFILE" && -s "$RUNNING_PIDFILE" ]]; then
+    kill -TERM "$(cat "$RUNNING_PIDFILE")" 2>/dev/null || true
+  fi
+  exit 130
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap on_signal INT TERM
+trap 'ERR_LINE=$LINENO' ERR
 
 PASSED=0
 FAILED=0
@@ -56,15 +80,41 @@ record() {
   REPORT+=("$(printf '%-22s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
 }
 
+# run_limited LOG DIR CMD...: run CMD in DIR with stdin /dev/null under the per-suite time
+# limit (timeout kills its whole process group, so hung children go too),
+# showing its output and keeping it in LOG; returns CMD's status, 124 when it
+# timed out. It runs in the background so that a signal reaches on_signal.
+run_limited() {
+  local log=$1 dir=$2 rc; shift 2
+  RUNNING_PIDFILE=$log.pid
+  rm -f "$log.pid" "$log.rc"
+  {
+    cd "$dir"
+    timeout -k 30 "$SUITE_TIMEOUT" "$@" </dev/null 2>&1 &
+    echo $! >"$log.pid"
+    if wait $!; then echo 0 >"$log.rc"; else echo $? >"$log.rc"; fi
+  } | tee "$log" &
+  wait $! || true
+  RUNNING_PIDFILE=""
+  rc=$(cat "$log.rc" 2>/dev/null || echo 1)
+  if ((rc == 124 || rc == 137)); then echo "!!! timed out after ${SUITE_TIMEOUT}s: $*"; fi
+  return "$rc"
+}
+
 # first integer captured by an extended regex group in a file (default 0)
 num() { local v; v=$(sed -nE "s/$1/\\1/p" "$2" | tail -n 1); echo "${v:-0}"; }
 
-finish() {
-  pgtemp_stop_all
+print_summary() {
   banner "summary"
   local line
   for line in "${REPORT[@]}"; do echo "$line"; done
   echo "capquery: $PASSED passed, $FAILED failed"
+}
+
+finish() {
+  pgtemp_stop_all
+  FINISHED=1
+  print_summary
   if ((FAILED > 0)); then exit 1; fi
   exit 0
 }
@@ -72,15 +122,18 @@ finish() {
 # psql as postgres against an instance, stopping on the first error
 sql() { local inst=$1; shift; pgtemp_psql "$inst" -q -v ON_ERROR_STOP=1 "$@" </dev/null; }
 
-# create DB on every instance with the given extensions; returns non-zero on error
+# make_db DB EXT...: create DB on every instance, with the extensions on main
+# (all of them) and tiny (capquery); on local the database stays empty, since
+# creating the extension there is what loads the library (tests do it).
+# Returns non-zero on error.
 make_db() {
-  local db=$1 inst; shift
+  local db=$1 inst ext; shift
   for inst in main tiny local; do
     sql "$inst" -d postgres -c "CREATE DATABASE $db" || return 1
-    local ext
     for ext in "$@"; do
-      [[ "$ext" == pgtap && "$inst" != main ]] && continue
-      sql "$inst" -d "$db" -c "CREATE EXTENSION $ext" || return 1
+      case "$inst:$ext" in
+        main:*|tiny:capquery) sql "$inst" -d "$db" -c "CREATE EXTENSION $ext" || return 1 ;;
+      esac
     done
   done
 }
@@ -145,16 +198,16 @@ run_regress() {
     return
   fi
 
-  timeout -k 30 "$SUITE_TIMEOUT" "$PG_REGRESS" --use-existing --inputdir="$in" --outputdir="$out" \
-    --bindir="$PG_BIN" --host="$(eval echo "\$PGTEMP_${inst^^}_HOST")" \
-    --port="$(eval echo "\$PGTEMP_${inst^^}_PORT")" --user=postgres \
-    --dbname="$db" "$@" </dev/null 2>&1 | tee "$out/pg_regress.log" || rc=${PIPESTATUS[0]}
+  local host_var=PGTEMP_${inst^^}_HOST port_var=PGTEMP_${inst^^}_PORT
+  run_limited "$out/pg_regress.log" "$REPO" "$PG_REGRESS" --use-existing --inputdir="$in" \
+    --outputdir="$out" --bindir="$PG_BIN" --host="${!host_var}" --port="${!port_var}" \
+    --user=postgres --dbname="$db" "$@" || rc=$?
 
   local p fl note=""
   p=$(grep -cE '^(test +)?[^ ]+ +\.\.\. ok' "$out/pg_regress.log" || true)
   fl=$(grep -cE '\.\.\. FAILED' "$out/pg_regress.log" || true)
   if ((rc != 0 && fl == 0)); then fl=1; note="pg_regress exit $rc"; fi
-  ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+  ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
   mkdir -p "$REPO/results"
   cp "$out"/results/*.out "$REPO/results/" 2>/dev/null || true
   for t in "${missing[@]}"; do
@@ -198,14 +251,14 @@ if want pgtap && compgen -G "$REPO/test/pgtap/*.sql" >/dev/null; then
     record pgTAP 0 1 "could not create capq_tap"
   else
     rc=0
-    (cd "$REPO" && timeout -k 30 "$SUITE_TIMEOUT" pg_prove --psql-bin "$PG_BIN/psql" -h "$PGTEMP_MAIN_HOST" -p "$PGTEMP_MAIN_PORT" \
-       -U postgres -d capq_tap test/pgtap/*.sql) </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+    run_limited "$log" "$REPO" pg_prove --psql-bin "$PG_BIN/psql" \
+      -h "$PGTEMP_MAIN_HOST" -p "$PGTEMP_MAIN_PORT" -U postgres -d capq_tap test/pgtap/*.sql || rc=$?
     total=$(num '^Files=[0-9]+, Tests=([0-9]+),.*' "$log")
     failed=$(grep -oE '\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [0-9]+\)' "$log" |
-             sed -E 's/.*Failed: ([0-9]+)\)/\1/' | awk '{s+=$1} END {print s+0}')
+             sed -E 's/.*Failed: ([0-9]+)\)/\1/' | awk '{s+=$1} END {print s+0}' || true)
     note=""
     if ((rc != 0 && failed == 0)); then failed=1; note="pg_prove exit $rc"; fi
-    ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+    ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
     passed=$((total > failed ? total - failed : 0))
     record pgTAP "$passed" "$failed" "$note"
   fi
@@ -217,8 +270,8 @@ run_pytest() {
   local name=$1 dir=$2 db=$3 log=$WORK/$1.log rc=0
   banner "$name (pytest: $dir)"
   if ! make_db "$db" capquery; then record "$name" 0 1 "could not create $db"; return; fi
-  (cd "$REPO" && PGDATABASE=$db timeout -k 30 "$SUITE_TIMEOUT" \
-     "$PYTHON" -m pytest -q -p no:cacheprovider "$dir") </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+  run_limited "$log" "$REPO" env PGDATABASE="$db" \
+    "$PYTHON" -m pytest -q -p no:cacheprovider "$dir" || rc=$?
   local summary passed failed errors note=""
   summary=$(grep -E '[0-9]+ (passed|failed|errors?|skipped)|no tests ran' "$log" | tail -n 1 || true)
   passed=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
@@ -227,7 +280,7 @@ run_pytest() {
   failed=$((failed + errors))
   if ((rc == 5)); then note="no tests collected"; fi
   if ((rc != 0 && failed == 0)); then failed=1; note=${note:-"pytest exit $rc"}; fi
-  ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+  ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
   record "$name" "$passed" "$failed" "$note"
 }
 
@@ -245,23 +298,24 @@ if want node && [[ -f "$REPO/test/node/package.json" ]]; then
     find . -path ./node_modules -prune -o -type f \( -name '*.test.js' -o -name '*.test.mjs' \) -print | sort)
   if ! make_db capq_node capquery; then
     record node 0 1 "could not create capq_node"
-  elif ! (cd "$REPO/test/node" && npm install --no-audit --no-fund </dev/null); then
+  elif ! run_limited "$WORK/npm.log" "$REPO/test/node" npm install --no-audit --no-fund; then
     record node 0 1 "npm install failed"
   elif ((${#node_files[@]} == 0)); then
     record node 0 1 "package.json but no *.test.js / *.test.mjs"
   else
     rc=0
-    (cd "$REPO/test/node" && PGDATABASE=capq_node timeout -k 30 "$SUITE_TIMEOUT" node --test \
-       --test-reporter=spec --test-reporter-destination=stdout \
-       --test-reporter=tap --test-reporter-destination="$WORK/node.tap" \
-       "${node_files[@]}") </dev/null 2>&1 | tee "$WORK/node.log" || rc=${PIPESTATUS[0]}
-    passed=$(num '^# pass ([0-9]+)$' "$WORK/node.tap")
-    failed=$(num '^# fail ([0-9]+)$' "$WORK/node.tap")
-    cancelled=$(num '^# cancelled ([0-9]+)$' "$WORK/node.tap")
+    # --test-force-exit: a file that leaves a pool or socket open does not hang
+    # the run (it also cuts reporter files short, so counts come from stdout)
+    run_limited "$WORK/node.log" "$REPO/test/node" env PGDATABASE=capq_node \
+      node --test --test-force-exit --test-timeout=300000 --test-reporter=spec \
+      "${node_files[@]}" || rc=$?
+    passed=$(num '^ℹ pass ([0-9]+)$' "$WORK/node.log")
+    failed=$(num '^ℹ fail ([0-9]+)$' "$WORK/node.log")
+    cancelled=$(num '^ℹ cancelled ([0-9]+)$' "$WORK/node.log")
     failed=$((failed + cancelled))
     note=""
     if ((rc != 0 && failed == 0)); then failed=1; note="node exit $rc"; fi
-    ((rc == 124)) && note="timed out after ${SUITE_TIMEOUT}s"
+    ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
     record node "$passed" "$failed" "$note"
   fi
 fi
