@@ -13,6 +13,12 @@ PACKAGES=(
   valgrind
 )
 
+# Node.js and npm come with the machine (not from apt); Debian's are the
+# fallback where they are absent (test/node needs them)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

@@ -306,8 +306,10 @@ if want node && [[ -f "$REPO/test/node/package.json" ]]; then
     rc=0
     # --test-force-exit: a file that leaves a pool or socket open does not hang
     # the run (it also cuts reporter files short, so counts come from stdout)
+    force_exit=()
+    node --help 2>/dev/null | grep -- --test-force-exit >/dev/null && force_exit=(--test-force-exit)
     run_limited "$WORK/node.log" "$REPO/test/node" env PGDATABASE=capq_node \
-      node --test --test-force-exit --test-timeout=300000 --test-reporter=spec \
+      node --test "${force_exit[@]}" --test-timeout=300000 --test-reporter=spec \
       "${node_files[@]}" || rc=$?
     passed=$(num '^ℹ pass ([0-9]+)$' "$WORK/node.log")
     failed=$(num '^ℹ fail ([0-9]+)$' "$WORK/node.log")
