@@ -85,8 +85,12 @@ scan_tokens(CapqShape *shape)
 		yyextra.escape_string_warning = false;
 		for (;;)
 		{
-			int			tok = core_yylex(&yylval, &yylloc, yyscanner);
+			int			tok;
 			CapqToken  *t;
+
+			/* operators like '::' or '>=' leave yylval alone: clear it */
+			yylval.keyword = NULL;
+			tok = core_yylex(&yylval, &yylloc, yyscanner);
 
 			if (tok == 0)
 				break;
