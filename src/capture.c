@@ -366,6 +366,8 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 	return id;
 }
 
+static void no_active_capture(const char *function) pg_attribute_noreturn();
+
 static void
 no_active_capture(const char *function)
 {
@@ -376,25 +378,37 @@ no_active_capture(const char *function)
 			 errhint("Call capq_begin() first.")));
 }
 
-/* Start the next phase of this backend's active capture; return it. */
-int32
-capq_capture_phase(const char *name)
+/*
+ * Lock the ring exclusively and return this backend's active capture slot;
+ * ereport (unlocked) when there is none.
+ */
+static CapqSlot *
+lock_my_active_slot(const char *function)
 {
 	CapqSlot   *slot;
-	int32		phase;
-	CapqTarget	target;
-	CapqRecordParts parts;
 
 	if (capq_shared == NULL)
-		no_active_capture("capq_phase()");
+		no_active_capture(function);
 	capq_lock(LW_EXCLUSIVE);
 	slot = my_active_slot_locked();
 	if (slot == NULL)
 	{
 		capq_unlock();
 		my_active_id = 0;
-		no_active_capture("capq_phase()");
+		no_active_capture(function);
 	}
+	return slot;
+}
+
+/* Start the next phase of this backend's active capture; return it. */
+int32
+capq_capture_phase(const char *name)
+{
+	CapqSlot   *slot = lock_my_active_slot("capq_phase()");
+	int32		phase;
+	CapqTarget	target;
+	CapqRecordParts parts;
+
 	phase = ++slot->phase;
 	capq_unlock();
 
@@ -415,19 +429,9 @@ capq_capture_phase(const char *name)
 uint64
 capq_capture_end(void)
 {
-	CapqSlot   *slot;
+	CapqSlot   *slot = lock_my_active_slot("capq_end()");
 	uint64		statements;
 
-	if (capq_shared == NULL)
-		no_active_capture("capq_end()");
-	capq_lock(LW_EXCLUSIVE);
-	slot = my_active_slot_locked();
-	if (slot == NULL)
-	{
-		capq_unlock();
-		my_active_id = 0;
-		no_active_capture("capq_end()");
-	}
 	slot->state = CAPQ_SLOT_ENDED;
 	slot->end_order = ++capq_shared->end_counter;
 	slot->owner_reads = true;

@@ -244,51 +244,45 @@ count_assertion_failed(const char *expectation, int64 expected,
 			 repeats ? errhint("%s", repeats) : 0));
 }
 
-/* capq_assert_count(expected, kind) */
+/*
+ * capq_assert_count(expected, kind) and capq_assert_max(max, kind): compare
+ * the active (or last ended) capture's count with the first argument.
+ */
+static void
+assert_statement_count(FunctionCallInfo fcinfo, const char *argname,
+					   bool at_most)
+{
+	int64		limit;
+	CapqKind	kind = CAPQ_KIND_SELECT;
+	bool		have_kind;
+	CapqSlot	slot;
+	uint64		captured;
+
+	capq_retract_calling_statements();
+	require_not_null(fcinfo, 0, argname);
+	limit = PG_GETARG_INT64(0);
+	require_not_negative(limit, argname);
+	have_kind = kind_argument(fcinfo, 1, &kind);
+
+	capq_capture_resolve(false, 0, &slot);
+	capq_check_not_lost(&slot);
+	captured = slot_count(&slot, have_kind, kind);
+	if (at_most ? captured > (uint64) limit : captured != (uint64) limit)
+		count_assertion_failed(at_most ? "at most " : "", limit, have_kind,
+							   kind, captured);
+}
+
 Datum
 capq_assert_count(PG_FUNCTION_ARGS)
 {
-	int64		expected;
-	CapqKind	kind = CAPQ_KIND_SELECT;
-	bool		have_kind;
-	CapqSlot	slot;
-	uint64		captured;
-
-	capq_retract_calling_statements();
-	require_not_null(fcinfo, 0, "expected");
-	expected = PG_GETARG_INT64(0);
-	require_not_negative(expected, "expected");
-	have_kind = kind_argument(fcinfo, 1, &kind);
-
-	capq_capture_resolve(false, 0, &slot);
-	capq_check_not_lost(&slot);
-	captured = slot_count(&slot, have_kind, kind);
-	if (captured != (uint64) expected)
-		count_assertion_failed("", expected, have_kind, kind, captured);
+	assert_statement_count(fcinfo, "expected", false);
 	PG_RETURN_VOID();
 }
 
-/* capq_assert_max(max, kind) */
 Datum
 capq_assert_max(PG_FUNCTION_ARGS)
 {
-	int64		max;
-	CapqKind	kind = CAPQ_KIND_SELECT;
-	bool		have_kind;
-	CapqSlot	slot;
-	uint64		captured;
-
-	capq_retract_calling_statements();
-	require_not_null(fcinfo, 0, "max");
-	max = PG_GETARG_INT64(0);
-	require_not_negative(max, "max");
-	have_kind = kind_argument(fcinfo, 1, &kind);
-
-	capq_capture_resolve(false, 0, &slot);
-	capq_check_not_lost(&slot);
-	captured = slot_count(&slot, have_kind, kind);
-	if (captured > (uint64) max)
-		count_assertion_failed("at most ", max, have_kind, kind, captured);
+	assert_statement_count(fcinfo, "max", true);
 	PG_RETURN_VOID();
 }
 

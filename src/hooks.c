@@ -410,15 +410,13 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 /*
- * ExecutorRun hook: count nesting, remember what is running, and add up
- * rows, since a portal fetched in batches runs once per batch and each run
- * restarts es_processed.
+ * Around a nested executor call at "level": remember which recorded
+ * statement runs there (for retraction), and count the nesting.  Returns
+ * whether running[] was touched, for leave_level.
  */
-static void
-capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-				 bool execute_once)
+static inline bool
+enter_level(QueryDesc *queryDesc, int level)
 {
-	int			level = nesting_level;
 	bool		tracking = num_open > 0;
 
 	if (tracking)
@@ -428,6 +426,28 @@ capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		running_set(level, i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
 	}
 	nesting_level++;
+	return tracking;
+}
+
+static inline void
+leave_level(int level, bool tracking)
+{
+	nesting_level--;
+	if (tracking)
+		running[level] = CAPQ_NO_POS;
+}
+
+/*
+ * ExecutorRun hook: count nesting, and add up rows, since a portal fetched
+ * in batches runs once per batch and each run restarts es_processed.
+ */
+static void
+capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				 bool execute_once)
+{
+	int			level = nesting_level;
+	bool		tracking = enter_level(queryDesc, level);
+
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
@@ -437,9 +457,7 @@ capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_FINALLY();
 	{
-		nesting_level--;
-		if (tracking)
-			running[level] = CAPQ_NO_POS;
+		leave_level(level, tracking);
 	}
 	PG_END_TRY();
 
@@ -457,15 +475,8 @@ static void
 capq_ExecutorFinish(QueryDesc *queryDesc)
 {
 	int			level = nesting_level;
-	bool		tracking = num_open > 0;
+	bool		tracking = enter_level(queryDesc, level);
 
-	if (tracking)
-	{
-		int			i = find_open(queryDesc);
-
-		running_set(level, i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
-	}
-	nesting_level++;
 	PG_TRY();
 	{
 		if (prev_ExecutorFinish)
@@ -475,9 +486,7 @@ capq_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_FINALLY();
 	{
-		nesting_level--;
-		if (tracking)
-			running[level] = CAPQ_NO_POS;
+		leave_level(level, tracking);
 	}
 	PG_END_TRY();
 }
@@ -645,9 +654,7 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		nesting_level--;
-		if (tracking)
-			running[level] = CAPQ_NO_POS;
+		leave_level(level, tracking);
 	}
 	PG_END_TRY();
 

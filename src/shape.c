@@ -321,6 +321,9 @@ capq_shape_scan(CapqShape *shape, const char *text, int len, bool fold_lists)
 	if (!shape->scanned)
 		return;
 	strip_prepare_prefix(shape);
+	/* a statement terminator is not part of the shape */
+	while (shape->ntokens > 0 && shape->tokens[shape->ntokens - 1].tok == ';')
+		shape->ntokens--;
 	mark_value_keywords(shape);
 	if (fold_lists)
 		fold_constant_lists(shape);
