@@ -1,0 +1,208 @@
+--
+-- scopes_roles: who may use which capture scope, who may reset, and what a
+-- role sees of statements run by other roles (CONTRACT: Visibility and
+-- privileges).
+--
+-- Three kinds of role: the superuser running this file (postgres), a
+-- member of pg_read_all_stats (capq_stats) and a plain role (capq_plain),
+-- plus capq_team, a member of capq_plain (it has capq_plain's privileges).
+-- One session can only show what happens within one backend, so the
+-- entries owned by different roles are made with SET ROLE / SET SESSION
+-- AUTHORIZATION between statements of a single capture.  Reading other
+-- backends' statements across connections is tested in
+-- test/python/test_privileges.py.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS capquery;
+RESET client_min_messages;
+\set VERBOSITY terse
+CREATE ROLE capq_plain LOGIN;
+CREATE ROLE capq_stats LOGIN IN ROLE pg_read_all_stats;
+CREATE ROLE capq_team LOGIN IN ROLE capq_plain;
+-- a table every role may read, to have statements with parameters
+CREATE TABLE capq_roles_t (id int PRIMARY KEY, secret text);
+INSERT INTO capq_roles_t VALUES (1, 'one'), (2, 'two');
+GRANT SELECT ON capq_roles_t TO PUBLIC;
+
+--
+-- 1. Scopes.  'backend' is for everybody; 'database' and 'all' need
+-- superuser or the privileges of pg_read_all_stats (42501 otherwise).
+--
+SET ROLE capq_plain;
+SELECT current_user, capq_begin(label => 'plain-backend') > 0 AS began;
+SELECT capq_end();
+SELECT capq_begin(label => 'plain-database', scope => 'database');
+\echo :LAST_ERROR_SQLSTATE
+SELECT capq_begin(label => 'plain-all', scope => 'all');
+\echo :LAST_ERROR_SQLSTATE
+-- a refused begin leaves nothing behind: no active capture of this backend
+SELECT count(*) AS active_here FROM capq_sessions()
+ WHERE owner_pid = pg_backend_pid() AND state = 'active';
+RESET ROLE;
+
+-- the same through SET SESSION AUTHORIZATION
+SET SESSION AUTHORIZATION capq_plain;
+SELECT session_user, current_user;
+SELECT capq_begin(scope => 'all');
+\echo :LAST_ERROR_SQLSTATE
+RESET SESSION AUTHORIZATION;
+
+-- capq_team (a member of capq_plain only) is just as plain
+SET ROLE capq_team;
+SELECT capq_begin(scope => 'database');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- pg_read_all_stats members may use every scope
+SET ROLE capq_stats;
+-- (wide captures also take any other backend's statements: only this
+-- backend's entries are shown)
+SELECT capq_begin(label => 'stats-database', scope => 'database') > 0 AS began;
+SELECT 'stats in database scope' AS s;
+SELECT scope, state FROM capq_sessions()
+ WHERE owner_pid = pg_backend_pid() AND state = 'active';
+SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT capq_end() >= 1 AS ended;
+SELECT capq_begin(label => 'stats-all', scope => 'all') > 0 AS began;
+SELECT 'stats in all scope' AS s;
+SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT capq_end() >= 1 AS ended;
+SELECT capq_begin(label => 'stats-backend') > 0 AS began;
+SELECT capq_end();
+RESET ROLE;
+
+SET SESSION AUTHORIZATION capq_stats;
+SELECT capq_begin(scope => 'all') > 0 AS began;
+SELECT scope FROM capq_sessions()
+ WHERE owner_pid = pg_backend_pid() AND state = 'active';
+SELECT capq_end() >= 0 AS ended;
+RESET SESSION AUTHORIZATION;
+
+-- and so may the superuser
+SELECT capq_begin(label => 'super-database', scope => 'database') > 0 AS began;
+SELECT 'super in database scope' AS s;
+SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT capq_end() >= 1 AS ended;
+SELECT capq_begin(label => 'super-all', scope => 'all') > 0 AS began;
+SELECT 'super in all scope' AS s;
+SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT capq_end() >= 1 AS ended;
+-- an unknown scope is 22023 for everybody
+SET ROLE capq_plain;
+SELECT capq_begin(scope => 'cluster');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT capq_begin(scope => 'cluster');
+\echo :LAST_ERROR_SQLSTATE
+
+-- every capture begun above, with the scope it was granted; the refused
+-- begins left no slot behind
+SELECT label, scope, state, statements > 0 AS counted, lost FROM capq_sessions()
+ WHERE owner_pid = pg_backend_pid() ORDER BY capture;
+
+--
+-- 2. capq_reset() is for superusers only.  EXECUTE is revoked from PUBLIC,
+-- so other roles are refused by the function's ACL (42501) ...
+--
+SET ROLE capq_plain;
+SELECT capq_reset();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SET ROLE capq_stats;
+SELECT capq_reset();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+-- ... and even with EXECUTE granted, by the function itself (42501 again)
+GRANT EXECUTE ON FUNCTION capq_reset() TO capq_plain, capq_stats;
+SET ROLE capq_plain;
+SELECT capq_reset();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SET SESSION AUTHORIZATION capq_stats;
+SELECT capq_reset();
+\echo :LAST_ERROR_SQLSTATE
+RESET SESSION AUTHORIZATION;
+REVOKE EXECUTE ON FUNCTION capq_reset() FROM capq_plain, capq_stats;
+-- the captures are still there
+SELECT count(*) > 0 AS kept FROM capq_sessions() WHERE owner_pid = pg_backend_pid();
+
+--
+-- 3. Reading statements of other roles.  One capture, owned by capq_plain,
+-- holds statements run as capq_plain, as the superuser, as capq_stats and
+-- as capq_team (SET ROLE switches the role the next statements run as).
+-- Parameters come from EXECUTE of a prepared statement.
+--
+PREPARE capq_roles_q(int) AS SELECT secret FROM capq_roles_t WHERE id = $1;
+SET ROLE capq_plain;
+SELECT capq_begin(label => 'mixed') > 0 AS began;
+EXECUTE capq_roles_q(1);
+SELECT 'plain text' AS who;
+RESET ROLE;
+EXECUTE capq_roles_q(2);
+SELECT 'superuser text' AS who;
+SET ROLE capq_stats;
+EXECUTE capq_roles_q(1);
+SELECT 'stats text' AS who;
+SET ROLE capq_team;
+SELECT 'team text' AS who;
+RESET ROLE;
+
+-- the plain role sees its own statements and nobody else's; it does not
+-- have the privileges of the superuser, of capq_stats or of capq_team
+SET ROLE capq_plain;
+SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+RESET ROLE;
+
+-- capq_team has capq_plain's privileges: it also sees capq_plain's text
+SET ROLE capq_team;
+SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+RESET ROLE;
+
+-- a pg_read_all_stats member sees every text and parameter
+SET ROLE capq_stats;
+SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+RESET ROLE;
+
+-- so does the superuser
+SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+
+-- the same masking through SET SESSION AUTHORIZATION
+SET SESSION AUTHORIZATION capq_plain;
+SELECT count(*) FILTER (WHERE query = '<insufficient privilege>') AS masked,
+       count(*) FILTER (WHERE query <> '<insufficient privilege>') AS shown,
+       count(*) FILTER (WHERE params = '<insufficient privilege>') AS masked_params
+  FROM capq_queries();
+-- counts are not privileged: every role counts every statement
+SELECT capq_count() AS statements, capq_count('select') AS selects;
+-- the assertion message lists the statements masked as well
+SELECT capq_assert_count(1, 'select');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SELECT capq_assert_count(1, 'select');
+\set VERBOSITY terse
+SELECT capq_end();
+RESET SESSION AUTHORIZATION;
+
+-- a finished capture can be read by id by another role: still masked
+SET ROLE capq_stats;
+SELECT count(*) FILTER (WHERE query = '<insufficient privilege>') AS masked
+  FROM capq_queries((SELECT max(capture) FROM capq_sessions() WHERE label = 'mixed'));
+RESET ROLE;
+SET ROLE capq_plain;
+SELECT count(*) FILTER (WHERE query = '<insufficient privilege>') AS masked
+  FROM capq_queries((SELECT max(capture) FROM capq_sessions() WHERE label = 'mixed'));
+RESET ROLE;
+
+--
+-- 4. Only the superuser resets; afterwards nothing is left to read.
+--
+SELECT capq_reset();
+SELECT count(*) AS captures_left FROM capq_sessions();
+SELECT capq_count();
+\echo :LAST_ERROR_SQLSTATE
+
+DEALLOCATE capq_roles_q;
+DROP TABLE capq_roles_t;
+DROP ROLE capq_team;
+DROP ROLE capq_stats;
+DROP ROLE capq_plain;
