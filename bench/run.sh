@@ -266,8 +266,8 @@ CHECKPOINT
 EOF
   sed 's/^/    /' "$TMP/setup.sql"
   say "+ runuser -u postgres -- $BINDIR/postgres --single -D $TMP/data -c shared_preload_libraries=capquery postgres < $TMP/setup.sql"
-  # (preloaded: capquery 1.0 cannot be loaded without preloading in a
-  # single-user backend; its PGC_POSTMASTER settings are then FATAL)
+  # (preloaded, like the measured runs: early builds could not be loaded
+  # otherwise, their PGC_POSTMASTER settings were FATAL outside preloading)
   as_pg "$BINDIR/postgres" --single -D "$TMP/data" -c shared_preload_libraries=capquery postgres \
     <"$TMP/setup.sql" >"$TMP/setup.stdout" 2>"$TMP/setup.stderr" ||
     { cat "$TMP/setup.stderr"; exit 1; }
