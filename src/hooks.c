@@ -17,7 +17,15 @@
  *
  * Nesting is counted as pg_stat_statements does: ExecutorRun,
  * ExecutorFinish and ProcessUtility raise it around the standard call, and
- * PG_FINALLY lowers it again whatever happens.
+ * PG_FINALLY puts it back whatever happens.  One exception keeps the hooks
+ * to a few branches when nothing is captured: ExecutorRun and
+ * ExecutorFinish then skip PG_TRY (a sigsetjmp, most of their cost), and an
+ * error that escapes them is repaired where it is caught -- by the
+ * enclosing PG_FINALLY (which restores the level it saved, not one less),
+ * by the subtransaction abort that catches it (which restores the level
+ * saved when the subtransaction began), or by the transaction abort that
+ * ends the statement (which restores the level of the innermost protected
+ * call still running, 0 at top level).
  *
  *-------------------------------------------------------------------------
  */
@@ -49,6 +57,13 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* current nesting level of executor and utility calls */
 static int	nesting_level = 0;
+
+/* the level inside the innermost call guarded by PG_TRY, 0 when none */
+static int	protected_level = 0;
+
+/* nesting_level when each open subtransaction began, by its nest level */
+static int *subxact_levels = NULL;
+static int	max_subxact_levels = 0;
 
 /* A statement recorded at its start and not yet ended. */
 typedef struct OpenStatement
@@ -411,30 +426,35 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 /*
  * Around a nested executor call at "level": remember which recorded
- * statement runs there (for retraction), and count the nesting.  Returns
- * whether running[] was touched, for leave_level.
+ * statement runs there (for retraction), and count the nesting.
  */
-static inline bool
+static inline void
 enter_level(QueryDesc *queryDesc, int level)
 {
-	bool		tracking = num_open > 0;
+	int			i = find_open(queryDesc);
 
-	if (tracking)
-	{
-		int			i = find_open(queryDesc);
-
-		running_set(level, i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
-	}
-	nesting_level++;
-	return tracking;
+	running_set(level, i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
+	nesting_level = level + 1;
+	protected_level = level + 1;
 }
 
 static inline void
-leave_level(int level, bool tracking)
+leave_level(int level, int saved_protected_level)
 {
-	nesting_level--;
-	if (tracking)
-		running[level] = CAPQ_NO_POS;
+	nesting_level = level;
+	protected_level = saved_protected_level;
+	running[level] = CAPQ_NO_POS;
+}
+
+/*
+ * Nothing to remember at this level: no statement is open and none would
+ * be recorded.  Then the nesting is counted without PG_TRY (see the file
+ * header for how an error is repaired).
+ */
+static inline bool
+level_is_quiet(void)
+{
+	return num_open == 0 && capq_active_targets() == 0;
 }
 
 /*
@@ -446,8 +466,20 @@ capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 				 bool execute_once)
 {
 	int			level = nesting_level;
-	bool		tracking = enter_level(queryDesc, level);
+	int			saved_protected_level = protected_level;
 
+	if (level_is_quiet())
+	{
+		nesting_level = level + 1;
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		nesting_level = level;
+		return;
+	}
+
+	enter_level(queryDesc, level);
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
@@ -457,11 +489,11 @@ capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_FINALLY();
 	{
-		leave_level(level, tracking);
+		leave_level(level, saved_protected_level);
 	}
 	PG_END_TRY();
 
-	if (tracking)
+	if (num_open > 0)
 	{
 		int			i = find_open(queryDesc);
 
@@ -475,8 +507,20 @@ static void
 capq_ExecutorFinish(QueryDesc *queryDesc)
 {
 	int			level = nesting_level;
-	bool		tracking = enter_level(queryDesc, level);
+	int			saved_protected_level = protected_level;
 
+	if (level_is_quiet())
+	{
+		nesting_level = level + 1;
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		nesting_level = level;
+		return;
+	}
+
+	enter_level(queryDesc, level);
 	PG_TRY();
 	{
 		if (prev_ExecutorFinish)
@@ -486,34 +530,37 @@ capq_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_FINALLY();
 	{
-		leave_level(level, tracking);
+		leave_level(level, saved_protected_level);
 	}
 	PG_END_TRY();
 }
 
-/* ExecutorEnd hook: fill in rows and duration of a recorded statement. */
+/* Fill in rows, duration and plan of a recorded statement that ends. */
+static pg_noinline void
+finish_open_statement(QueryDesc *queryDesc)
+{
+	int			i = find_open(queryDesc);
+	OpenStatement *open;
+	instr_time	duration;
+
+	if (i < 0)
+		return;
+	open = &open_statements[i];
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, open->start);
+	if (open->plans != CAPQ_PLANS_OFF)
+		capq_plan_record(queryDesc, open->pos, open->plans);
+	capq_ring_finish(open->pos, open->rows, INSTR_TIME_GET_MICROSEC(duration));
+	num_open--;
+	memmove(open, open + 1, (num_open - i) * sizeof(OpenStatement));
+}
+
+/* ExecutorEnd hook: complete the statement's record, if it has one. */
 static void
 capq_ExecutorEnd(QueryDesc *queryDesc)
 {
 	if (num_open > 0)
-	{
-		int			i = find_open(queryDesc);
-
-		if (i >= 0)
-		{
-			OpenStatement *open = &open_statements[i];
-			instr_time	duration;
-
-			INSTR_TIME_SET_CURRENT(duration);
-			INSTR_TIME_SUBTRACT(duration, open->start);
-			if (open->plans != CAPQ_PLANS_OFF)
-				capq_plan_record(queryDesc, open->pos, open->plans);
-			capq_ring_finish(open->pos, open->rows,
-							 INSTR_TIME_GET_MICROSEC(duration));
-			num_open--;
-			memmove(open, open + 1, (num_open - i) * sizeof(OpenStatement));
-		}
-	}
+		finish_open_statement(queryDesc);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -613,8 +660,8 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	int			level = nesting_level;
+	int			saved_protected_level = protected_level;
 	volatile uint64 pos = CAPQ_NO_POS;	/* read after PG_TRY */
-	bool		tracking;
 	instr_time	start;
 
 	if (utility_is_transparent(parsetree))
@@ -643,10 +690,9 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
-	tracking = pos != CAPQ_NO_POS || num_open > 0;
-	if (tracking)
-		running_set(level, pos);
-	nesting_level++;
+	running_set(level, pos);
+	nesting_level = level + 1;
+	protected_level = level + 1;
 	PG_TRY();
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -654,7 +700,7 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		leave_level(level, tracking);
+		leave_level(level, saved_protected_level);
 	}
 	PG_END_TRY();
 
@@ -671,30 +717,72 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 /*---- Transaction boundaries ----*/
 
+/* Forget what was running above level (its calls were unwound). */
+static void
+reset_levels_above(int level)
+{
+	nesting_level = level;
+	for (int l = level; l < max_running; l++)
+		running[l] = CAPQ_NO_POS;
+}
+
 /*
  * Every executor state is gone when a transaction ends (portals are closed
- * or persisted by then), so open statements are forgotten; an aborted
- * subtransaction forgets those it started.
+ * or persisted by then), so open statements are forgotten.  An abort also
+ * repairs the nesting level that unprotected calls may have left raised:
+ * back to the innermost protected call still running (a procedure that
+ * rolls back keeps running), 0 at top level.
  */
 static void
 capq_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT)
-		num_open = 0;
+	switch (event)
+	{
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			reset_levels_above(protected_level);
+			num_open = 0;
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			num_open = 0;
+			break;
+		default:
+			break;
+	}
 }
 
+/*
+ * A subtransaction remembers the nesting level it began at; when it aborts
+ * (an exception block caught an error), that level is restored and the
+ * statements it opened are forgotten.
+ */
 static void
 capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					  SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && num_open > 0)
-	{
-		int			level = GetCurrentTransactionNestLevel();
+	int			xact_level = GetCurrentTransactionNestLevel();
 
+	if (event == SUBXACT_EVENT_START_SUB)
+	{
+		if (xact_level >= max_subxact_levels)
+		{
+			int			newmax = Max(16, xact_level * 2);
+
+			subxact_levels = subxact_levels == NULL ?
+				MemoryContextAlloc(TopMemoryContext, newmax * sizeof(int)) :
+				repalloc(subxact_levels, newmax * sizeof(int));
+			max_subxact_levels = newmax;
+		}
+		subxact_levels[xact_level] = nesting_level;
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		if (xact_level < max_subxact_levels)
+			reset_levels_above(subxact_levels[xact_level]);
 		while (num_open > 0 &&
-			   open_statements[num_open - 1].xact_level >= level)
+			   open_statements[num_open - 1].xact_level >= xact_level)
 			num_open--;
 	}
 }
