@@ -32,8 +32,8 @@
 
 uint64		capq_seen_generation = 0;	/* 0: refresh on next check */
 int			capq_ntargets = 0;
-CapqTarget	capq_targets[CAPQ_MAX_TARGETS];
-CapqPlans	capq_target_plans[CAPQ_MAX_TARGETS];
+CapqTarget *capq_targets = NULL;	/* room for every slot */
+CapqPlans  *capq_target_plans = NULL;
 CapqPlans	capq_plans_wanted = CAPQ_PLANS_OFF;
 
 /* the capture this backend owns and is running; id 0 when none */
@@ -109,11 +109,19 @@ capq_refresh_targets(void)
 	int			n = 0;
 	CapqPlans	plans_wanted = CAPQ_PLANS_OFF;
 
+	if (capq_targets == NULL)
+	{
+		capq_targets = MemoryContextAlloc(TopMemoryContext,
+										  s->nslots * sizeof(CapqTarget));
+		capq_target_plans = MemoryContextAlloc(TopMemoryContext,
+											   s->nslots * sizeof(CapqPlans));
+	}
+
 	capq_lock(LW_SHARED);
 	generation = pg_atomic_read_u64(&s->generation);
 	if (capture_allowed_here())
 	{
-		for (int i = 0; i < s->nslots && n < CAPQ_MAX_TARGETS; i++)
+		for (int i = 0; i < s->nslots; i++)
 		{
 			CapqSlot   *slot = &s->slots[i];
 			bool		match;

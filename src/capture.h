@@ -14,8 +14,8 @@
 /*---- The hooks' fast path: which captures take this backend's statements ----*/
 extern uint64 capq_seen_generation;
 extern int	capq_ntargets;
-extern CapqTarget capq_targets[CAPQ_MAX_TARGETS];
-extern CapqPlans capq_target_plans[CAPQ_MAX_TARGETS];	/* per target */
+extern CapqTarget *capq_targets;	/* capq_ntargets of them */
+extern CapqPlans *capq_target_plans;	/* per target */
 extern CapqPlans capq_plans_wanted;	/* the most any target asks for */
 
 extern void capq_refresh_targets(void);

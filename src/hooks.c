@@ -301,13 +301,10 @@ executor_kind(CmdType operation)
 }
 
 /* Append a statement record for every current target. */
-static uint64
+static inline uint64
 append_statement(CapqRecordParts *parts)
 {
-	CapqTarget	targets[CAPQ_MAX_TARGETS];
-
-	memcpy(targets, capq_targets, capq_ntargets * sizeof(CapqTarget));
-	return capq_ring_append(parts, targets, capq_ntargets);
+	return capq_ring_append(parts, capq_targets, capq_ntargets);
 }
 
 /* Keep room in running[] for level. */

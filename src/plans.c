@@ -37,22 +37,25 @@ capq_plan_record(QueryDesc *queryDesc, uint64 statement_pos, CapqPlans plans)
 {
 	MemoryContext oldcontext;
 	ExplainState *es;
-	CapqTarget	targets[CAPQ_MAX_TARGETS];
+	CapqTarget *targets;
 	int			ntargets = 0;
 	CapqRecordParts parts;
 	int			limit;
 
 	if (capq_active_targets() == 0)
 		return;
+	oldcontext = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
+	targets = palloc(capq_ntargets * sizeof(CapqTarget));
 	for (int i = 0; i < capq_ntargets; i++)
 	{
 		if (capq_target_plans[i] != CAPQ_PLANS_OFF)
 			targets[ntargets++] = capq_targets[i];
 	}
 	if (ntargets == 0)
+	{
+		MemoryContextSwitchTo(oldcontext);
 		return;
-
-	oldcontext = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
+	}
 
 	es = NewExplainState();
 	es->analyze = plans == CAPQ_PLANS_ANALYZE &&

@@ -31,7 +31,8 @@ capq_check_not_lost(const CapqSlot *slot)
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("capture " UINT64_FORMAT " lost " UINT64_FORMAT " of its " UINT64_FORMAT " statements",
 						slot->capture_id, slot->lost, slot->statements),
-				 errdetail("The capture ring overwrote them before they were read; counts and lists would be wrong."),
+				 errdetail("The capture ring overwrote them before they were read (or they belonged to more than %d captures at once); counts and lists would be wrong.",
+						   CAPQ_MAX_TARGETS),
 				 errhint("Raise capquery.buffer_size (currently %d kB), or capture fewer statements at a time.",
 						 capq_buffer_size_kb)));
 }

@@ -126,18 +126,34 @@ reserve(uint32 len)
 	return s->head;
 }
 
+/* Is the target's capture still active?  (lock held) */
+static inline CapqSlot *
+active_target_slot(const CapqTarget *target)
+{
+	CapqSlot   *slot = &capq_shared->slots[target->slot];
+
+	if (slot->capture_id != target->capture_id ||
+		slot->state != CAPQ_SLOT_ACTIVE)
+		return NULL;
+	return slot;
+}
+
 /*
- * Append one record for the targets whose capture is still active; drops
- * the others from targets[].  Returns its position, or CAPQ_NO_POS when no
- * target is left.  The caller bounds text and params (hooks.c) so that a
- * record always fits in a quarter of the ring.
+ * Append one record for the targets whose capture is still active, and
+ * return its position; CAPQ_NO_POS when none is.  A statement counts in
+ * every such capture; past CAPQ_MAX_TARGETS of them it is counted as lost
+ * in the rest, so that no capture reads short without knowing.  The caller
+ * bounds text and params (hooks.c) so that a record always fits in half
+ * the ring.
  */
 uint64
-capq_ring_append(const CapqRecordParts *parts, CapqTarget *targets,
+capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 				 int ntargets)
 {
 	CapqShared *s = capq_shared;
+	bool		statement = parts->type == CAPQ_REC_STATEMENT;
 	int			live = 0;
+	int			n = 0;
 	uint32		len;
 	uint64		pos;
 	CapqRecord *rec;
@@ -147,19 +163,19 @@ capq_ring_append(const CapqRecordParts *parts, CapqTarget *targets,
 
 	for (int i = 0; i < ntargets; i++)
 	{
-		CapqSlot   *slot = &s->slots[targets[i].slot];
+		CapqSlot   *slot = active_target_slot(&targets[i]);
 
-		if (slot->capture_id != targets[i].capture_id ||
-			slot->state != CAPQ_SLOT_ACTIVE)
+		if (slot == NULL)
 			continue;
-		targets[live] = targets[i];
-		targets[live].phase = slot->phase;
-		live++;
-		if (parts->type == CAPQ_REC_STATEMENT)
+		if (statement)
 		{
 			slot->statements++;
 			slot->kind_counts[parts->kind]++;
 		}
+		if (live < CAPQ_MAX_TARGETS)
+			live++;
+		else if (statement)
+			slot->lost++;
 	}
 	if (live == 0)
 	{
@@ -189,7 +205,16 @@ capq_ring_append(const CapqRecordParts *parts, CapqTarget *targets,
 	rec->rows = 0;
 	rec->duration_us = 0;
 	rec->ref = parts->ref;
-	memcpy(rec->targets, targets, live * sizeof(CapqTarget));
+	for (int i = 0; i < ntargets && n < live; i++)
+	{
+		CapqSlot   *slot = active_target_slot(&targets[i]);
+
+		if (slot == NULL)
+			continue;
+		rec->targets[n] = targets[i];
+		rec->targets[n].phase = slot->phase;
+		n++;
+	}
 
 	p = (char *) capq_record_relations(rec);
 	if (parts->nrelations > 0)

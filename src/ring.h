@@ -24,7 +24,9 @@
 /* records start past this offset so that no record sits at position 0 */
 #define CAPQ_FIRST_POS	((uint64) MAXIMUM_ALIGNOF)
 
-#define CAPQ_MAX_TARGETS	4	/* captures one statement can belong to */
+#define CAPQ_MAX_TARGETS	16	/* captures one record names; a statement
+									 * that more captures want counts as lost
+									 * in the others */
 #define CAPQ_MAX_RELATIONS	32	/* relation OIDs kept per statement */
 
 typedef enum CapqRecordType
@@ -201,7 +203,7 @@ capq_unlock(void)
 }
 
 extern uint64 capq_ring_append(const CapqRecordParts *parts,
-							   CapqTarget *targets, int ntargets);
+							   const CapqTarget *targets, int ntargets);
 extern void capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us);
 extern void capq_ring_retract(uint64 pos);
 extern void capq_ring_clear(void);
