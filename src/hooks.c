@@ -454,27 +454,13 @@ level_is_quiet(void)
 	return num_open == 0 && capq_active_targets() == 0;
 }
 
-/*
- * ExecutorRun hook: count nesting, and add up rows, since a portal fetched
- * in batches runs once per batch and each run restarts es_processed.
- */
-static void
-capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-				 bool execute_once)
+/* ExecutorRun with PG_TRY, for when something here is captured. */
+static pg_noinline void
+run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			  bool execute_once)
 {
 	int			level = nesting_level;
 	int			saved_protected_level = protected_level;
-
-	if (level_is_quiet())
-	{
-		nesting_level = level + 1;
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-		nesting_level = level;
-		return;
-	}
 
 	enter_level(queryDesc, level);
 	PG_TRY();
@@ -499,23 +485,35 @@ capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 }
 
-/* ExecutorFinish hook: AFTER triggers run here, so count nesting too. */
+/*
+ * ExecutorRun hook: count nesting, and add up rows, since a portal fetched
+ * in batches runs once per batch and each run restarts es_processed.
+ */
 static void
-capq_ExecutorFinish(QueryDesc *queryDesc)
+capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				 bool execute_once)
+{
+	int			level = nesting_level;
+
+	if (!level_is_quiet())
+	{
+		run_protected(queryDesc, direction, count, execute_once);
+		return;
+	}
+	nesting_level = level + 1;
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	nesting_level = level;
+}
+
+/* ExecutorFinish with PG_TRY, for when something here is captured. */
+static pg_noinline void
+finish_protected(QueryDesc *queryDesc)
 {
 	int			level = nesting_level;
 	int			saved_protected_level = protected_level;
-
-	if (level_is_quiet())
-	{
-		nesting_level = level + 1;
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-		nesting_level = level;
-		return;
-	}
 
 	enter_level(queryDesc, level);
 	PG_TRY();
@@ -530,6 +528,25 @@ capq_ExecutorFinish(QueryDesc *queryDesc)
 		leave_level(level, saved_protected_level);
 	}
 	PG_END_TRY();
+}
+
+/* ExecutorFinish hook: AFTER triggers run here, so count nesting too. */
+static void
+capq_ExecutorFinish(QueryDesc *queryDesc)
+{
+	int			level = nesting_level;
+
+	if (!level_is_quiet())
+	{
+		finish_protected(queryDesc);
+		return;
+	}
+	nesting_level = level + 1;
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	nesting_level = level;
 }
 
 /* Fill in rows, duration and plan of a recorded statement that ends. */
