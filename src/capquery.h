@@ -35,18 +35,24 @@ typedef enum CapqTrack
 	CAPQ_TRACK_ALL
 } CapqTrack;
 
+/*
+ * Variables shared between capquery's own files are hidden from other
+ * modules, so the hooks read them directly rather than through the GOT.
+ */
+#define CAPQ_INTERNAL __attribute__((visibility("hidden")))
+
 /*---- GUC variables (capquery.c) ----*/
-extern int	capq_buffer_size_kb;
-extern int	capq_max_captures;
-extern int	capq_max_query_length;
-extern int	capq_max_params_length;
-extern int	capq_track;
-extern bool capq_track_utility;
-extern char *capq_session_name;
-extern int	capq_max_repeats;
+extern CAPQ_INTERNAL int	capq_buffer_size_kb;
+extern CAPQ_INTERNAL int	capq_max_captures;
+extern CAPQ_INTERNAL int	capq_max_query_length;
+extern CAPQ_INTERNAL int	capq_max_params_length;
+extern CAPQ_INTERNAL int	capq_track;
+extern CAPQ_INTERNAL bool capq_track_utility;
+extern CAPQ_INTERNAL char *capq_session_name;
+extern CAPQ_INTERNAL int	capq_max_repeats;
 
 /* true once _PG_init ran in the postmaster (shared_preload_libraries) */
-extern bool capq_preloaded;
+extern CAPQ_INTERNAL bool capq_preloaded;
 
 /*---- kinds (render.c) ----*/
 extern const char *capq_kind_name(CapqKind kind);

@@ -12,11 +12,11 @@
 #include "ring.h"
 
 /*---- The hooks' fast path: which captures take this backend's statements ----*/
-extern uint64 capq_seen_generation;
-extern int	capq_ntargets;
-extern CapqTarget *capq_targets;	/* capq_ntargets of them */
-extern CapqPlans *capq_target_plans;	/* per target */
-extern CapqPlans capq_plans_wanted;	/* the most any target asks for */
+extern CAPQ_INTERNAL uint64 capq_seen_generation;
+extern CAPQ_INTERNAL int capq_ntargets;
+extern CAPQ_INTERNAL CapqTarget *capq_targets;	/* capq_ntargets of them */
+extern CAPQ_INTERNAL CapqPlans *capq_target_plans;	/* per target */
+extern CAPQ_INTERNAL CapqPlans capq_plans_wanted;	/* the most any target asks for */
 
 extern void capq_refresh_targets(void);
 

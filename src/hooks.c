@@ -403,17 +403,22 @@ record_executor_start(QueryDesc *queryDesc)
 
 /*---- Hooks ----*/
 
+/* Record a starting statement, and prepare its plan if one is wanted. */
+static pg_noinline void
+capture_executor_start(QueryDesc *queryDesc)
+{
+	record_executor_start(queryDesc);
+	if (capq_plans_wanted != CAPQ_PLANS_OFF)
+		capq_plan_prepare(queryDesc, capq_plans_wanted);
+}
+
 /* ExecutorStart hook: record the statement if a capture wants it. */
 static void
 capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (capq_active_targets() > 0 && level_tracked(nesting_level) &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
-	{
-		record_executor_start(queryDesc);
-		if (capq_plans_wanted != CAPQ_PLANS_OFF)
-			capq_plan_prepare(queryDesc, capq_plans_wanted);
-	}
+		capture_executor_start(queryDesc);
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);

@@ -165,7 +165,7 @@ typedef struct CapqShared
 } CapqShared;
 
 /* the state this backend uses: shared memory, or local; NULL until known */
-extern CapqShared *capq_shared;
+extern CAPQ_INTERNAL CapqShared *capq_shared;
 
 /* Everything a statement record is built from (hooks.c fills it). */
 typedef struct CapqRecordParts
