@@ -355,28 +355,30 @@ def test_hundreds_of_short_lived_owners_leave_no_active_slot(monitor):
             c.close()
 
 
-def test_many_captures_over_one_backend_are_each_exact_or_say_so(monitor):
-    """One backend whose statements belong to six captures at once: five of
-    scope 'all' (say, five parallel test workers each watching the whole
+@pytest.mark.parametrize("wide", [5, 17])
+def test_many_captures_over_one_backend_are_each_exact_or_say_so(monitor, wide):
+    """One backend whose statements belong to many captures at once: `wide`
+    of scope 'all' (say, parallel test workers each watching the whole
     cluster) and one it joined by label.  Each capture must count the
     backend's statements exactly, or else say that it missed some (lost > 0,
     53400 on reading): "a count is never silently wrong".
 
-    BUG (src/ring.h CAPQ_MAX_TARGETS = 4, src/capture.c
-    capq_refresh_targets): a statement is recorded into at most 4 captures,
-    the first 4 matching slots in slot order; the others silently count 0
-    with lost = 0, and a labelled capture joined through capquery.session
-    gets nothing while 4 wide captures are active.  This test fails until
-    that is fixed (more targets, or counting the misses as lost).
+    Regression test: a statement used to be recorded into at most 4
+    captures (CAPQ_MAX_TARGETS), the first matching slots; the others
+    silently counted 0 with lost = 0, and a capture joined by label got
+    nothing while 4 wide captures were active.  Now a record names up to 16
+    captures and counts itself lost in the rest: with 5 + 1 captures all
+    must be exact; with 17 + 1 some may report lost statements, none may be
+    silently short.
     """
     tag = "many-%s" % uuid.uuid4().hex[:8]
-    owners = [connect() for _ in range(6)]
+    owners = [connect() for _ in range(wide + 1)]
     joined = None
     try:
         caps = []
         for k, o in enumerate(owners):
             cur = o.cursor()
-            if k < 5:
+            if k < wide:
                 cur.execute("SELECT capq_begin(label => %s, scope => 'all')", ("%s-all-%d" % (tag, k),))
             else:
                 cur.execute("SELECT capq_begin(label => %s)", (tag,))
@@ -388,6 +390,7 @@ def test_many_captures_over_one_backend_are_each_exact_or_say_so(monitor):
             jcur.execute("SELECT %d AS in_six_captures" % i)
 
         silently_wrong = []
+        said_so = 0
         for k, (o, cap) in enumerate(zip(owners, caps)):
             cur = o.cursor()
             cur.execute("SELECT lost FROM capq_sessions() WHERE capture = %s", (cap,))
@@ -397,11 +400,15 @@ def test_many_captures_over_one_backend_are_each_exact_or_say_so(monitor):
                 (n,) = cur.fetchone()
             except psycopg2.Error as e:
                 assert e.pgcode == "53400", e
-                continue                  # refused to read: it said so
+                assert lost > 0
+                said_so += 1              # refused to read: it said so
+                continue
             if n != 3 and lost == 0:
-                silently_wrong.append(("scope all" if k < 5 else "joined by label", cap, n))
+                silently_wrong.append(("scope all" if k < wide else "joined by label", cap, n))
         assert silently_wrong == [], \
             "captures that count the backend's 3 statements wrongly without saying so: %r" % silently_wrong
+        if wide + 1 <= 6:
+            assert said_so == 0, "a handful of captures must all be exact"
     finally:
         for c in owners + ([joined] if joined else []):
             c.close()
