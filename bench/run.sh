@@ -56,6 +56,7 @@ TARGET_PGSS=5000		# "about": a reference point, not a limit
 CONFIGS=(
   "base|1. baseline: no library (shared_preload_libraries='')|||"
   "base_rep|1b. baseline again (shows measurement noise)|||"
+  "lib|1c. another library preloaded that does no work per statement (passwordcheck)|passwordcheck||"
   "idle|2. capquery preloaded, no capture active|capquery||"
   "cap|3. capquery capturing (scope backend, buffer_size=256MB)|capquery|capquery.buffer_size=256MB|SELECT capq_begin();"
   "pgss|4. pg_stat_statements preloaded (compute_query_id=auto)|pg_stat_statements||"
