@@ -485,10 +485,10 @@ PG_FUNCTION_INFO_V1(capq_assert_same_count);
 Datum
 capq_fingerprint(PG_FUNCTION_ARGS)
 {
-	text	   *query = PG_GETARG_TEXT_PP(0);
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	CapqShape	shape;
 
-	capq_shape_scan(&shape, VARDATA_ANY(query), VARSIZE_ANY_EXHDR(query), true);
+	capq_shape_scan(&shape, query, strlen(query), true);
 	PG_RETURN_TEXT_P(cstring_to_text(capq_shape_fingerprint(&shape)));
 }
 

@@ -5,9 +5,10 @@
  *		with executions, rows, time, relations, call sites and example
  *		parameters; name the repeated ones.
  *
- * Statements with the same text are scanned once (a text cache), so a
- * capture of an N+1 loop costs one scan per distinct text, not per
- * execution.  Call sites come from sqlcommenter-style comments
+ * Statements with the same text are scanned once (a text cache keeping
+ * only the fingerprint and call sites), so a capture of an N+1 loop costs
+ * one scan per distinct text; the scan's memory is freed at once, and the
+ * few statements whose text or parameters a report shows are scanned again.  Call sites come from sqlcommenter-style comments
  * (key='value',...); the shape ignores comments, the report shows them,
  * less the per-request trace keys.
  *
@@ -20,6 +21,7 @@
 #include "miscadmin.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "capture.h"
 #include "render.h"
@@ -35,7 +37,6 @@ typedef struct TextShape
 	uint64		hash;			/* of the text: MUST BE FIRST */
 	const char *text;			/* the entry text it was computed from */
 	char	   *fingerprint;
-	CapqShape	shape;			/* folded scan */
 	List	   *call_sites;
 } TextShape;
 
@@ -95,29 +96,42 @@ capq_call_site(const char *comment)
 	return pairs > 0 && buf.len > 0 ? buf.data : NULL;
 }
 
+/* The fingerprint and call sites of an entry's text, scanned once. */
 static TextShape *
-text_shape(HTAB *cache, const CapqEntry *e)
+text_shape(HTAB *cache, MemoryContext scratch, const CapqEntry *e)
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) e->text,
 										   e->text_len, 0);
 	bool		found;
 	TextShape  *ts = hash_search(cache, &hash, HASH_ENTER, &found);
+	MemoryContext outer;
+	CapqShape	shape;
+	char	   *fingerprint;
+	List	   *sites = NIL;
 	ListCell   *lc;
 
 	if (found && strcmp(ts->text, e->text) == 0)
 		return ts;
+
 	/* new, or a hash collision: (re)compute for this text */
-	ts->text = e->text;
-	capq_shape_scan(&ts->shape, e->text, e->text_len, true);
-	ts->fingerprint = capq_shape_fingerprint(&ts->shape);
-	ts->call_sites = NIL;
-	foreach(lc, ts->shape.comments)
+	outer = MemoryContextSwitchTo(scratch);
+	capq_shape_scan(&shape, e->text, e->text_len, true);
+	fingerprint = capq_shape_fingerprint(&shape);
+	foreach(lc, shape.comments)
 	{
 		char	   *site = capq_call_site(lfirst(lc));
 
 		if (site)
-			ts->call_sites = lappend(ts->call_sites, site);
+			sites = lappend(sites, site);
 	}
+	MemoryContextSwitchTo(outer);
+
+	ts->text = e->text;
+	ts->fingerprint = pstrdup(fingerprint);
+	ts->call_sites = NIL;
+	foreach(lc, sites)
+		ts->call_sites = lappend(ts->call_sites, pstrdup(lfirst(lc)));
+	MemoryContextReset(scratch);
 	return ts;
 }
 
@@ -157,6 +171,9 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 	HASH_SEQ_STATUS seq;
 	CapqShapeGroup *g;
 	int			n = 0;
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "capquery shape scan",
+												  ALLOCSET_DEFAULT_SIZES);
 
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(TextShape);
@@ -178,7 +195,7 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 
 		if (have_kind && e->kind != kind)
 			continue;
-		ts = text_shape(cache, e);
+		ts = text_shape(cache, scratch, e);
 		snprintf(key, sizeof(key), "%d:%s", by_phase ? e->phase : 0,
 				 ts->fingerprint);
 		g = hash_search(byshape, key, HASH_ENTER, &found);
@@ -204,15 +221,20 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 			g->relations = list_append_unique_oid(g->relations, e->relations[r]);
 		if (!capq_entry_visible(e))
 			continue;
-		if (g->normalized == NULL)
-			g->normalized = capq_shape_normalized(&ts->shape);
 		foreach(lc, ts->call_sites)
 			g->call_sites = append_distinct_string(g->call_sites, lfirst(lc));
-		if (list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
+		if (g->normalized == NULL ||
+			list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
 		{
-			char	   *values = capq_shape_values(&ts->shape, e);
+			/* a statement the report shows: scan it again, keep the text */
+			CapqShape	shape;
+			char	   *values;
 
-			if (values)
+			capq_shape_scan(&shape, e->text, e->text_len, true);
+			if (g->normalized == NULL)
+				g->normalized = capq_shape_normalized(&shape);
+			values = capq_shape_values(&shape, e);
+			if (values && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
 				g->examples = append_distinct_string(g->examples, values);
 		}
 	}
@@ -223,6 +245,7 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 		(*groups)[n++] = *g;
 	qsort(*groups, n, sizeof(CapqShapeGroup), group_first_cmp);
 	hash_destroy(cache);
+	MemoryContextDelete(scratch);
 	return n;
 }
 

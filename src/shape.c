@@ -7,8 +7,8 @@
  * parameter abstracted, keywords and identifiers case-folded as the parser
  * folds them, and comments and white space gone; a list of constants (IN
  * (...), ARRAY[...], the rows of VALUES) counts as one element.  The
- * fingerprint is the first 64 bits of the SHA-256 of that sequence, so it
- * is the same on every run, server and machine.
+ * fingerprint is the 64-bit FNV-1a hash of that sequence, so it is the same
+ * on every run, server and machine.
  *
  * As pg_stat_statements does, token lengths come from the flex buffer: the
  * scanner leaves a zero byte after the current token in scanbuf.
@@ -20,11 +20,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/cryptohash.h"
-#include "common/sha2.h"
 #include "lib/stringinfo.h"
 #include "parser/gramparse.h"
 #include "parser/scanner.h"
+#include "parser/scansup.h"
 
 #include "render.h"
 #include "shape.h"
@@ -109,6 +108,13 @@ scan_tokens(CapqShape *shape)
 				collect_comments(shape, prev_end, yylloc);
 			prev_end = yylloc + t->len;
 
+			/*
+			 * Keep pointers, not copies: keywords are static, identifiers,
+			 * operators and literals are fresh pallocs of the scanner, the
+			 * rest is source text.
+			 */
+			t->canon = shape->source + t->start;
+			t->canon_len = t->len;
 			switch (tok)
 			{
 				case ICONST:
@@ -116,12 +122,11 @@ scan_tokens(CapqShape *shape)
 				case BCONST:
 				case XCONST:
 					t->is_const = true;
-					t->value = pnstrdup(shape->source + t->start, t->len);
 					break;
 				case SCONST:
 				case USCONST:
 					t->is_const = true;
-					t->value = pstrdup(yylval.str);
+					t->value = yylval.str;
 					break;
 				case PARAM:
 					t->is_const = true;
@@ -129,15 +134,17 @@ scan_tokens(CapqShape *shape)
 					break;
 				case IDENT:
 				case Op:
-					t->canonical = pstrdup(yylval.str);
+					t->canon = yylval.str;
+					t->canon_len = strlen(yylval.str);
 					break;
 				default:
 					if (yylval.keyword != NULL && tok >= 258)
-						t->canonical = pstrdup(yylval.keyword);
+					{
+						t->canon = yylval.keyword;
+						t->canon_len = strlen(yylval.keyword);
+					}
 					break;
 			}
-			if (t->canonical == NULL)
-				t->canonical = pnstrdup(shape->source + t->start, t->len);
 		}
 		collect_comments(shape, prev_end, shape->source_len);
 		scanner_finish(yyscanner);
@@ -168,7 +175,7 @@ mark_value_keywords(CapqShape *shape)
 		if (t->tok == TRUE_P || t->tok == FALSE_P)
 		{
 			t->is_const = true;
-			t->value = pstrdup(t->tok == TRUE_P ? "true" : "false");
+			t->value = t->tok == TRUE_P ? "true" : "false";
 		}
 		else if (t->tok == NULL_P &&
 				 (prev == NULL || (prev->tok != IS && prev->tok != NOT)))
@@ -184,8 +191,9 @@ mark_value_keywords(CapqShape *shape)
 			prev->tok = t->tok;
 			prev->is_const = true;
 			prev->len = t->start + t->len - prev->start;
-			prev->value = psprintf("-%s", t->value);
-			prev->canonical = t->canonical;
+			prev->value = psprintf("-%s", capq_token_value(shape, t));
+			prev->canon = t->canon;
+			prev->canon_len = t->canon_len;
 			memmove(t, t + 1, (shape->ntokens - i - 1) * sizeof(CapqToken));
 			shape->ntokens--;
 			i--;
@@ -315,7 +323,7 @@ void
 capq_shape_scan(CapqShape *shape, const char *text, int len, bool fold_lists)
 {
 	memset(shape, 0, sizeof(CapqShape));
-	shape->source = pnstrdup(text, len);
+	shape->source = text[len] == '\0' ? text : pnstrdup(text, len);
 	shape->source_len = len;
 	shape->scanned = scan_tokens(shape);
 	if (!shape->scanned)
@@ -329,16 +337,41 @@ capq_shape_scan(CapqShape *shape, const char *text, int len, bool fold_lists)
 		fold_constant_lists(shape);
 }
 
-/* 16 hex digits: the first 64 bits of SHA-256 of the shape's tokens. */
+/*
+ * A constant's value: NULL for the NULL keyword, else text (a string
+ * literal unescaped, a number as written).
+ */
+const char *
+capq_token_value(const CapqShape *shape, const CapqToken *t)
+{
+	if (t->tok == NULL_P)
+		return NULL;
+	if (t->value != NULL)
+		return t->value;
+	return pnstrdup(shape->source + t->start, t->len);
+}
+
+/* 64-bit FNV-1a: simple, fast, and the same on every platform. */
+static inline uint64
+fnv1a(uint64 hash, const char *bytes, int len)
+{
+	for (int i = 0; i < len; i++)
+	{
+		hash ^= (unsigned char) bytes[i];
+		hash *= UINT64CONST(0x100000001b3);
+	}
+	return hash;
+}
+
+/*
+ * 16 hex digits: the 64-bit FNV-1a hash of the shape's token sequence
+ * (each token's folded text, or "?" for a constant, then a space).
+ */
 char *
 capq_shape_fingerprint(const CapqShape *shape)
 {
-	StringInfoData buf;
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	pg_cryptohash_ctx *ctx;
-	char	   *hex = palloc(17);
+	uint64		hash = UINT64CONST(0xcbf29ce484222325);
 
-	initStringInfo(&buf);
 	if (shape->scanned)
 	{
 		for (int i = 0; i < shape->ntokens; i++)
@@ -347,29 +380,34 @@ capq_shape_fingerprint(const CapqShape *shape)
 
 			if (t->dropped)
 				continue;
-			appendStringInfoString(&buf, t->is_const ? "?" : t->canonical);
-			appendStringInfoChar(&buf, ' ');
+			if (t->is_const)
+				hash = fnv1a(hash, "?", 1);
+			else
+				hash = fnv1a(hash, t->canon, t->canon_len);
+			hash = fnv1a(hash, " ", 1);
 		}
 	}
 	else
 	{
 		/* unscannable text: its words, white space folded */
-		char	   *words = pstrdup(shape->source);
+		const char *p = shape->source;
 
-		for (char *w = strtok(words, " \t\n\r\f\v"); w; w = strtok(NULL, " \t\n\r\f\v"))
-			appendStringInfo(&buf, "%s ", w);
+		while (*p)
+		{
+			int			len = 0;
+
+			while (*p && scanner_isspace(*p))
+				p++;
+			while (p[len] && !scanner_isspace(p[len]))
+				len++;
+			if (len == 0)
+				break;
+			hash = fnv1a(hash, p, len);
+			hash = fnv1a(hash, " ", 1);
+			p += len;
+		}
 	}
-
-	ctx = pg_cryptohash_create(PG_SHA256);
-	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute a SHA-256 digest");
-	pg_cryptohash_free(ctx);
-
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	return hex;
+	return psprintf("%016" INT64_MODIFIER "x", hash);
 }
 
 /*
@@ -450,7 +488,7 @@ capq_shape_values(const CapqShape *shape, const CapqEntry *e)
 		if (!t->is_const || t->dropped)
 			continue;
 		value = t->param_no > 0 ? bound_value(params, nparams, t->param_no)
-			: t->value;
+			: capq_token_value(shape, t);
 		appendStringInfo(&buf, "%s$%d = ", placeholder > 0 ? ", " : "",
 						 placeholder + 1);
 		if (value == NULL)

@@ -21,8 +21,11 @@ typedef struct CapqToken
 	int			len;			/* bytes in the source */
 	bool		is_const;		/* literal constant or parameter */
 	int			param_no;		/* $n of a parameter, else 0 */
-	char	   *value;			/* a literal's value (strings unescaped) */
-	char	   *canonical;		/* case-folded text for fingerprints */
+	const char *value;			/* a literal's value when not its source
+								 * text (strings unescaped); see
+								 * capq_token_value */
+	const char *canon;			/* case-folded text for fingerprints */
+	int			canon_len;
 	bool		dropped;		/* folded into a list's first element */
 	bool		list_head;		/* first element of a folded list */
 	bool		gap_before;		/* white space or comments precede it */
@@ -42,6 +45,8 @@ typedef struct CapqShape
 extern void capq_shape_scan(CapqShape *shape, const char *text, int len,
 							bool fold_lists);
 extern char *capq_shape_fingerprint(const CapqShape *shape);
+extern const char *capq_token_value(const CapqShape *shape,
+									const CapqToken *t);
 extern char *capq_shape_normalized(const CapqShape *shape);
 
 extern char *capq_shape_values(const CapqShape *shape, const CapqEntry *e);
