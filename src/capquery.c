@@ -22,6 +22,7 @@
 #include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
@@ -145,10 +146,17 @@ _PG_init(void)
 	capq_install_hooks();
 }
 
+/* One finish queue per PGPROC (MaxBackends is known at shmem request). */
+static int
+capq_finish_queues(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS;
+}
+
 static Size
 capq_memsize(void)
 {
-	return capq_shared_size(capq_max_captures,
+	return capq_shared_size(capq_max_captures, capq_finish_queues(),
 							(Size) capq_buffer_size_kb * 1024);
 }
 
@@ -178,6 +186,7 @@ capq_shmem_startup(void)
 	if (!found)
 	{
 		capq_shared_init((CapqShared *) mem, mem, capq_max_captures,
+						 capq_finish_queues(),
 						 (Size) capq_buffer_size_kb * 1024,
 						 &(GetNamedLWLockTranche("capquery"))->lock);
 		if (!IsUnderPostmaster)

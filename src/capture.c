@@ -178,10 +178,10 @@ ensure_state(void)
 				 errmsg("capquery shared memory is not initialized")));
 
 	ring_bytes = (Size) capq_buffer_size_kb * 1024;
-	size = capq_shared_size(capq_max_captures, ring_bytes);
+	size = capq_shared_size(capq_max_captures, 1, ring_bytes);
 	mem = MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE);
 	s = (CapqShared *) mem;
-	capq_shared_init(s, mem, capq_max_captures, ring_bytes, NULL);
+	capq_shared_init(s, mem, capq_max_captures, 1, ring_bytes, NULL);
 	capq_shared = s;
 }
 

@@ -4,7 +4,8 @@
  *		Copy one capture's records out of the ring: statements in order,
  *		with their phase names and plans attached.
  *
- * The ring lock is held in shared mode only while copying; everything a
+ * The ring lock is held (exclusively, to apply pending finishes) only while
+ * copying; everything a
  * caller renders afterwards works on the copy.  A capture whose statements
  * were overwritten is refused with 53400 rather than read short.
  *
@@ -114,7 +115,10 @@ capq_read_capture(bool have_id, uint64 capture_id)
 	maxentries = Max(16, (int) Min(cap->slot.statements + 16, (uint64) 1 << 24));
 	cap->entries = palloc(maxentries * sizeof(CapqEntry));
 
-	capq_lock(LW_SHARED);
+	/* exclusively: statements that ended since their backend's last append
+	 * have their rows and duration applied first */
+	capq_lock(LW_EXCLUSIVE);
+	capq_ring_apply_all_finishes();
 	pos = Max(cap->slot.first_pos, s->tail);
 	while ((rec = capq_ring_next(&pos)) != NULL)
 	{

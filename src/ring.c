@@ -14,12 +14,18 @@
  *
  * Locking protocol.  One LWLock (capq_shared->lock) protects the ring
  * (head, tail, the bytes) and the capture slots.
- *	- Appending, finishing, retracting, evicting, and any change to a slot
- *	  take it exclusively.  A record is written completely under the lock, so
+ *	- Appending, retracting, evicting, and any change to a slot take it
+ *	  exclusively.  A record is written completely under the lock, so
  *	  readers never see half a record, and two backends' records never
  *	  interleave: each append is one contiguous reservation.
- *	- Readers (reader.c, capture.c) take it shared and copy what they need
- *	  out before releasing it.
+ *	- A statement's end (rows, duration) takes no lock: the backend publishes
+ *	  it in its own finish queue (ring.h), and the next exclusive holder --
+ *	  that backend's next append, or a reader of statements -- applies
+ *	  queued finishes to records still in the ring.  So a captured statement
+ *	  costs one lock acquisition, not two.
+ *	- Readers of statements (reader.c) take the lock exclusively (to apply
+ *	  finishes) and copy what they need out before releasing it; readers of
+ *	  slots alone (capture.c) take it shared.
  *	- generation is an atomic that writers bump (under the lock) whenever the
  *	  set of active captures changes, so the hooks can tell without the lock
  *	  that nothing changed.
@@ -37,26 +43,28 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "storage/proc.h"
 
 #include "ring.h"
 
 CapqShared *capq_shared = NULL;
 
-/* Bytes needed for the shared state with nslots slots and a ring. */
+/* Bytes needed for the shared state: slots, finish queues and a ring. */
 Size
-capq_shared_size(int nslots, Size ring_bytes)
+capq_shared_size(int nslots, int nqueues, Size ring_bytes)
 {
 	Size		size = MAXALIGN(sizeof(CapqShared));
 
 	size = add_size(size, MAXALIGN(mul_size(nslots, sizeof(CapqSlot))));
+	size = add_size(size, MAXALIGN(mul_size(nqueues, sizeof(CapqFinishQueue))));
 	size = add_size(size, MAXALIGN(ring_bytes));
 	return size;
 }
 
 /* Lay out the state in mem (capq_shared_size bytes) and make it empty. */
 void
-capq_shared_init(CapqShared *s, void *mem, int nslots, Size ring_bytes,
-				 LWLock *lock)
+capq_shared_init(CapqShared *s, void *mem, int nslots, int nqueues,
+				 Size ring_bytes, LWLock *lock)
 {
 	char	   *p = (char *) mem + MAXALIGN(sizeof(CapqShared));
 
@@ -68,6 +76,14 @@ capq_shared_init(CapqShared *s, void *mem, int nslots, Size ring_bytes,
 	s->slots = (CapqSlot *) p;
 	memset(s->slots, 0, nslots * sizeof(CapqSlot));
 	p += MAXALIGN(nslots * sizeof(CapqSlot));
+	s->nqueues = nqueues;
+	s->queues = (CapqFinishQueue *) p;
+	for (int i = 0; i < nqueues; i++)
+	{
+		pg_atomic_init_u64(&s->queues[i].written, 0);
+		pg_atomic_init_u64(&s->queues[i].applied, 0);
+	}
+	p += MAXALIGN(nqueues * sizeof(CapqFinishQueue));
 	s->ring_size = ring_bytes & ~((uint64) MAXIMUM_ALIGNOF - 1);
 	s->data = p;
 	s->head = CAPQ_FIRST_POS;
@@ -126,6 +142,45 @@ reserve(uint32 len)
 	return s->head;
 }
 
+/* This backend's finish queue. */
+static inline CapqFinishQueue *
+my_finish_queue(void)
+{
+	CapqShared *s = capq_shared;
+
+	if (s->lock == NULL || MyProc == NULL)
+		return &s->queues[0];
+	Assert(MyProc->pgprocno < s->nqueues);
+	return &s->queues[MyProc->pgprocno];
+}
+
+/* Apply a queue's published finishes (lock held exclusively). */
+static void
+apply_finishes(CapqFinishQueue *q)
+{
+	CapqShared *s = capq_shared;
+	uint64		applied = pg_atomic_read_u64(&q->applied);
+	uint64		written = pg_atomic_read_u64(&q->written);
+
+	if (applied == written)
+		return;
+	pg_read_barrier();			/* entries were written before "written" */
+	for (; applied < written; applied++)
+	{
+		CapqFinish *f = &q->finishes[applied % CAPQ_PENDING_FINISHES];
+
+		if (f->pos >= s->tail)
+		{
+			CapqRecord *rec = record_at(f->pos);
+
+			rec->rows = f->rows;
+			rec->duration_us = f->duration_us;
+			rec->flags |= CAPQ_FLAG_DONE;
+		}
+	}
+	pg_atomic_write_u64(&q->applied, written);
+}
+
 /* Is the target's capture still active?  (lock held) */
 static inline CapqSlot *
 active_target_slot(const CapqTarget *target)
@@ -160,6 +215,7 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	char	   *p;
 
 	capq_lock(LW_EXCLUSIVE);
+	apply_finishes(my_finish_queue());
 
 	for (int i = 0; i < ntargets; i++)
 	{
@@ -232,22 +288,38 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	return pos;
 }
 
-/* Fill in what is known only when the statement ends. */
+/* Apply every backend's published finishes (lock held exclusively). */
+void
+capq_ring_apply_all_finishes(void)
+{
+	for (int i = 0; i < capq_shared->nqueues; i++)
+		apply_finishes(&capq_shared->queues[i]);
+}
+
+/*
+ * A statement ended: publish its rows and duration, without the lock.  Only
+ * when the queue is full (many statements ended since this backend's last
+ * append) does it take the lock to apply them first.
+ */
 void
 capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us)
 {
-	CapqShared *s = capq_shared;
+	CapqFinishQueue *q = my_finish_queue();
+	uint64		written = pg_atomic_read_u64(&q->written);
+	CapqFinish *f;
 
-	capq_lock(LW_EXCLUSIVE);
-	if (pos >= s->tail)
+	if (written - pg_atomic_read_u64(&q->applied) >= CAPQ_PENDING_FINISHES)
 	{
-		CapqRecord *rec = record_at(pos);
-
-		rec->rows = rows;
-		rec->duration_us = duration_us;
-		rec->flags |= CAPQ_FLAG_DONE;
+		capq_lock(LW_EXCLUSIVE);
+		apply_finishes(q);
+		capq_unlock();
 	}
-	capq_unlock();
+	f = &q->finishes[written % CAPQ_PENDING_FINISHES];
+	f->pos = pos;
+	f->rows = rows;
+	f->duration_us = duration_us;
+	pg_write_barrier();			/* the entry before the count */
+	pg_atomic_write_u64(&q->written, written + 1);
 }
 
 /*

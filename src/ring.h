@@ -146,8 +146,30 @@ typedef struct CapqSlot
 } CapqSlot;
 
 /*
- * The whole shared state: control fields, then the slot array, then the
- * ring bytes.  In a backend that did not preload capquery the same struct
+ * What a statement's end adds to its record.  A backend publishes these in
+ * its own queue without the lock; whoever next holds the lock exclusively
+ * (the backend's next append, or a reader) applies them to the records.
+ * Single producer (the backend), single consumer (the lock holder).
+ */
+#define CAPQ_PENDING_FINISHES	16
+
+typedef struct CapqFinish
+{
+	uint64		pos;			/* the statement's record */
+	uint64		rows;			/* rows processed */
+	int64		duration_us;	/* start to end */
+} CapqFinish;
+
+typedef struct CapqFinishQueue
+{
+	pg_atomic_uint64 written;	/* finishes published by the backend */
+	pg_atomic_uint64 applied;	/* finishes applied (ring lock held) */
+	CapqFinish	finishes[CAPQ_PENDING_FINISHES];	/* by count % size */
+} CapqFinishQueue;
+
+/*
+ * The whole shared state: control fields, then the slot array, the finish
+ * queues (one per PGPROC), then the ring bytes.  In a backend that did not preload capquery the same struct
  * lives in backend-local memory, with lock == NULL.
  */
 typedef struct CapqShared
@@ -158,6 +180,8 @@ typedef struct CapqShared
 	uint64		end_counter;	/* orders ended captures */
 	int			nslots;			/* entries in slots[] */
 	CapqSlot   *slots;			/* the capture slots */
+	int			nqueues;		/* entries in queues[] */
+	CapqFinishQueue *queues;	/* per backend, by pgprocno */
 	uint64		ring_size;		/* bytes of ring data, MAXALIGN'd */
 	uint64		head;			/* position of the next record */
 	uint64		tail;			/* position of the oldest record kept */
@@ -184,9 +208,9 @@ typedef struct CapqRecordParts
 	int			nparams;
 } CapqRecordParts;
 
-extern Size capq_shared_size(int nslots, Size ring_bytes);
+extern Size capq_shared_size(int nslots, int nqueues, Size ring_bytes);
 extern void capq_shared_init(CapqShared *s, void *mem, int nslots,
-							 Size ring_bytes, LWLock *lock);
+							 int nqueues, Size ring_bytes, LWLock *lock);
 
 static inline void
 capq_lock(LWLockMode mode)
@@ -205,6 +229,7 @@ capq_unlock(void)
 extern uint64 capq_ring_append(const CapqRecordParts *parts,
 							   const CapqTarget *targets, int ntargets);
 extern void capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us);
+extern void capq_ring_apply_all_finishes(void);
 extern void capq_ring_retract(uint64 pos);
 extern void capq_ring_clear(void);
 
