@@ -449,14 +449,16 @@ leave_level(int level, int saved_protected_level)
 }
 
 /*
- * Nothing to remember at this level: no statement is open and none would
- * be recorded.  Then the nesting is counted without PG_TRY (see the file
- * header for how an error is repaired).
+ * Nothing to remember at this level: no recorded statement is open, so
+ * none is running here to be retracted or to add up rows.  Then the nesting
+ * is counted without PG_TRY (see the file header for how an error is
+ * repaired).  Statements nested below are still recorded if a capture
+ * wants them: ExecutorStart decides that.
  */
 static inline bool
 level_is_quiet(void)
 {
-	return num_open == 0 && capq_active_targets() == 0;
+	return num_open == 0;
 }
 
 /* ExecutorRun with PG_TRY, for when something here is captured. */
