@@ -88,22 +88,25 @@ static uint64 *running = NULL;
 static int	max_running = 0;
 
 /*
- * DECLARE CURSOR: the executor sees the cursor's query with a copy of the
- * whole source string; this is the DECLARE statement's own span, used by
- * the executor start at declare_level while the DECLARE runs.
+ * The EXECUTE or DECLARE CURSOR running now, whose statement the executor
+ * start at its level records:
+ * - DECLARE: the executor sees the cursor's query with a copy of the whole
+ *   source string; the entry gets the DECLARE statement's own span.
+ * - EXECUTE evaluates its parameters before the executor starts: a capq_*
+ *   call among them must keep the statement out, though it is not yet
+ *   recorded when the call happens.
  */
-static const char *declare_source = NULL;
-static int	declare_location = -1;
-static int	declare_len = 0;
-static int	declare_level = -1;
+typedef struct TransparentUtility
+{
+	int			level;			/* its nesting level, -1 when none runs */
+	bool		is_execute;		/* EXECUTE, else DECLARE CURSOR */
+	bool		called_capq;	/* EXECUTE: a parameter called capq_* */
+	const char *source;			/* DECLARE: its source string */
+	int			location;		/* DECLARE: its span in source */
+	int			len;
+} TransparentUtility;
 
-/*
- * EXECUTE evaluates its parameters before the executor starts: a capq_*
- * call among them must keep the statement out, though it is not yet
- * recorded when the call happens.
- */
-static int	execute_level = -1;
-static bool execute_called_capq = false;
+static TransparentUtility transparent = {-1};
 
 /* scratch memory for parameter output functions, reset after each use */
 static MemoryContext scratch_context = NULL;
@@ -354,7 +357,7 @@ record_executor_start(QueryDesc *queryDesc)
 	OpenStatement *open;
 	uint64		pos;
 
-	if (execute_called_capq && nesting_level == execute_level)
+	if (transparent.level == nesting_level && transparent.called_capq)
 		return;
 
 	memset(&parts, 0, sizeof(parts));
@@ -362,8 +365,9 @@ record_executor_start(QueryDesc *queryDesc)
 	parts.kind = executor_kind(queryDesc->operation);
 	parts.nesting = nesting_level;
 
-	if (declare_source != NULL && nesting_level == declare_level)
-		text = statement_span(declare_source, declare_location, declare_len,
+	if (transparent.level == nesting_level && !transparent.is_execute)
+		text = statement_span(transparent.source, transparent.location,
+							  transparent.len,
 							  &text_len);
 	else
 		text = statement_span(queryDesc->sourceText, pstmt->stmt_location,
@@ -614,49 +618,32 @@ call_process_utility(PlannedStmt *pstmt, const char *queryString,
 								params, queryEnv, dest, qc);
 }
 
-/* Run a transparent utility statement, exposing DECLARE's own text. */
+/*
+ * Run a transparent utility statement; for EXECUTE and DECLARE CURSOR, tell
+ * the executor start below what it stands for.
+ */
 static void
 process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 							bool readOnlyTree, ProcessUtilityContext context,
 							ParamListInfo params, QueryEnvironment *queryEnv,
 							DestReceiver *dest, QueryCompletion *qc)
 {
-	const char *saved_source = declare_source;
-	int			saved_location = declare_location;
-	int			saved_len = declare_len;
-	int			saved_level = declare_level;
+	TransparentUtility saved = transparent;
 
-	if (IsA(pstmt->utilityStmt, ExecuteStmt))
-	{
-		int			saved_execute_level = execute_level;
-		bool		saved_execute_called = execute_called_capq;
-
-		execute_level = nesting_level;
-		execute_called_capq = false;
-		PG_TRY();
-		{
-			call_process_utility(pstmt, queryString, readOnlyTree, context,
-								 params, queryEnv, dest, qc);
-		}
-		PG_FINALLY();
-		{
-			execute_level = saved_execute_level;
-			execute_called_capq = saved_execute_called;
-		}
-		PG_END_TRY();
-		return;
-	}
-	if (!IsA(pstmt->utilityStmt, DeclareCursorStmt))
+	if (!IsA(pstmt->utilityStmt, ExecuteStmt) &&
+		!IsA(pstmt->utilityStmt, DeclareCursorStmt))
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
 		return;
 	}
 
-	declare_source = queryString;
-	declare_location = pstmt->stmt_location;
-	declare_len = pstmt->stmt_len;
-	declare_level = nesting_level;
+	transparent.level = nesting_level;
+	transparent.is_execute = IsA(pstmt->utilityStmt, ExecuteStmt);
+	transparent.called_capq = false;
+	transparent.source = queryString;
+	transparent.location = pstmt->stmt_location;
+	transparent.len = pstmt->stmt_len;
 	PG_TRY();
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -664,10 +651,7 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		declare_source = saved_source;
-		declare_location = saved_location;
-		declare_len = saved_len;
-		declare_level = saved_level;
+		transparent = saved;
 	}
 	PG_END_TRY();
 }
@@ -817,8 +801,8 @@ capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 capq_retract_calling_statements(void)
 {
-	if (execute_level >= 0)
-		execute_called_capq = true;
+	if (transparent.level >= 0 && transparent.is_execute)
+		transparent.called_capq = true;
 	if (capq_shared == NULL || running == NULL)
 		return;
 	for (int level = 0; level < nesting_level && level < max_running; level++)
