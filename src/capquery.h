@@ -55,8 +55,9 @@ extern CAPQ_INTERNAL int	capq_max_repeats;
 extern CAPQ_INTERNAL bool capq_preloaded;
 
 /*---- kinds (render.c) ----*/
+extern const char *const capq_kind_names[CAPQ_NUM_KINDS];
 extern const char *capq_kind_name(CapqKind kind);
-extern bool capq_kind_from_name(const char *name, CapqKind *kind);
+extern int	capq_name_index(const char *const *names, int n, const char *name);
 
 /*---- hooks.c ----*/
 extern void capq_install_hooks(void);

@@ -48,19 +48,18 @@ static bool exit_callback_registered = false;
 
 /*---- Helpers ----*/
 
+const char *const capq_scope_names[CAPQ_NUM_SCOPES] = {
+	"backend", "database", "all"
+};
+
+const char *const capq_plans_names[CAPQ_NUM_PLANS] = {
+	"off", "on", "analyze"
+};
+
 const char *
 capq_scope_name(CapqScope scope)
 {
-	switch (scope)
-	{
-		case CAPQ_SCOPE_BACKEND:
-			return "backend";
-		case CAPQ_SCOPE_DATABASE:
-			return "database";
-		case CAPQ_SCOPE_ALL:
-			return "all";
-	}
-	return "?";
+	return capq_scope_names[scope];
 }
 
 /* superuser or pg_read_all_stats: may use wide scopes */

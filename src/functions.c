@@ -48,20 +48,34 @@ require_not_negative(int64 value, const char *argname)
 				 errdetail("The value given was " INT64_FORMAT ".", value)));
 }
 
+/*
+ * A text argument that must be one of names[]: its index.  The caller has
+ * checked it is not NULL.
+ */
+static int
+name_argument(FunctionCallInfo fcinfo, int argno, const char *const *names,
+			  int n, const char *what, const char *hint)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	int			i = capq_name_index(names, n, name);
+
+	if (i < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown %s \"%s\"", what, name),
+				 errhint("%s", hint)));
+	return i;
+}
+
 /* The optional kind argument: false when NULL (all kinds). */
 static bool
 kind_argument(FunctionCallInfo fcinfo, int argno, CapqKind *kind)
 {
-	char	   *name;
-
 	if (PG_ARGISNULL(argno))
 		return false;
-	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (!capq_kind_from_name(name, kind))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown statement kind \"%s\"", name),
-				 errhint("Use one of select, insert, update, delete, merge, utility, transaction, or NULL for all.")));
+	*kind = (CapqKind) name_argument(fcinfo, argno, capq_kind_names,
+									 CAPQ_NUM_KINDS, "statement kind",
+									 "Use one of select, insert, update, delete, merge, utility, transaction, or NULL for all.");
 	return true;
 }
 
@@ -112,8 +126,6 @@ Datum
 capq_begin(PG_FUNCTION_ARGS)
 {
 	char	   *label = NULL;
-	char	   *scope_name;
-	char	   *plans_name;
 	CapqScope	scope;
 	CapqPlans	plans;
 
@@ -137,31 +149,12 @@ capq_begin(PG_FUNCTION_ARGS)
 							   NAMEDATALEN - 1)));
 	}
 
-	scope_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (strcmp(scope_name, "backend") == 0)
-		scope = CAPQ_SCOPE_BACKEND;
-	else if (strcmp(scope_name, "database") == 0)
-		scope = CAPQ_SCOPE_DATABASE;
-	else if (strcmp(scope_name, "all") == 0)
-		scope = CAPQ_SCOPE_ALL;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown capture scope \"%s\"", scope_name),
-				 errhint("Use 'backend', 'database' or 'all'.")));
-
-	plans_name = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	if (strcmp(plans_name, "off") == 0)
-		plans = CAPQ_PLANS_OFF;
-	else if (strcmp(plans_name, "on") == 0)
-		plans = CAPQ_PLANS_ON;
-	else if (strcmp(plans_name, "analyze") == 0)
-		plans = CAPQ_PLANS_ANALYZE;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown plans setting \"%s\"", plans_name),
-				 errhint("Use 'off', 'on' or 'analyze'.")));
+	scope = (CapqScope) name_argument(fcinfo, 1, capq_scope_names,
+									  CAPQ_NUM_SCOPES, "capture scope",
+									  "Use 'backend', 'database' or 'all'.");
+	plans = (CapqPlans) name_argument(fcinfo, 2, capq_plans_names,
+									  CAPQ_NUM_PLANS, "plans setting",
+									  "Use 'off', 'on' or 'analyze'.");
 	PG_RETURN_INT64((int64) capq_capture_begin(label, scope, plans));
 }
 

@@ -20,29 +20,29 @@
 /* statements listed in an assertion's errdetail before "... and N more" */
 #define CAPQ_DETAIL_MAX_STATEMENTS	100
 
-static const char *const kind_names[CAPQ_NUM_KINDS] = {
+const char *const capq_kind_names[CAPQ_NUM_KINDS] = {
 	"select", "insert", "update", "delete", "merge", "utility", "transaction"
 };
 
 const char *
 capq_kind_name(CapqKind kind)
 {
-	return kind_names[kind];
+	return capq_kind_names[kind];
 }
 
-/* Map a kind's name (case-sensitive, as the contract spells it). */
-bool
-capq_kind_from_name(const char *name, CapqKind *kind)
+/*
+ * Index of name in a table of n names (case-sensitive, as the contract
+ * spells them), or -1.  Kinds, scopes and plans settings are read with it.
+ */
+int
+capq_name_index(const char *const *names, int n, const char *name)
 {
-	for (int i = 0; i < CAPQ_NUM_KINDS; i++)
+	for (int i = 0; i < n; i++)
 	{
-		if (strcmp(name, kind_names[i]) == 0)
-		{
-			*kind = (CapqKind) i;
-			return true;
-		}
+		if (strcmp(name, names[i]) == 0)
+			return i;
 	}
-	return false;
+	return -1;
 }
 
 /*---- Parameters ----*/

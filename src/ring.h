@@ -115,14 +115,16 @@ typedef enum CapqScope
 {
 	CAPQ_SCOPE_BACKEND = 0,
 	CAPQ_SCOPE_DATABASE,
-	CAPQ_SCOPE_ALL
+	CAPQ_SCOPE_ALL,
+	CAPQ_NUM_SCOPES
 } CapqScope;
 
 typedef enum CapqPlans
 {
 	CAPQ_PLANS_OFF = 0,
 	CAPQ_PLANS_ON,
-	CAPQ_PLANS_ANALYZE
+	CAPQ_PLANS_ANALYZE,
+	CAPQ_NUM_PLANS
 } CapqPlans;
 
 /* A capture session. Protected by the ring lock. */
