@@ -27,6 +27,8 @@ set -euo pipefail
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
 PORT=${MEM_PORT:-55701}
 TOTAL=${MEM_STATEMENTS:-1000000}
@@ -52,9 +54,6 @@ cleanup() {
   exit "$rc"
 }
 
-say() { printf '%s\n' "$*"; }
-report() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-as_pg() { (cd "$TMP" && runuser -u postgres -- "$@"); }
 psql_cmd() { "$BINDIR/psql" -X -h "$TMP" -p "$PORT" -U postgres -d postgres "$@"; }
 
 # One psql session: sample, then chunks of \gexec'd statements, sampling

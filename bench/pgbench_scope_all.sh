@@ -37,6 +37,8 @@ set -euo pipefail
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-55803}
 ROUNDS=${ROUNDS:-6}
@@ -72,7 +74,6 @@ chown postgres:postgres "$TMP"
 chmod 700 "$TMP"
 mkdir -p "$OUT"
 
-as_pg() { (cd "$TMP" && runuser -u postgres -- "$@"); }
 psql_() { "$BINDIR/psql" -X -q -h "$TMP" -p "$PORT" -U postgres -d bench -v ON_ERROR_STOP=1 "$@"; }
 
 as_pg "$BINDIR/initdb" -D "$TMP/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1

@@ -35,6 +35,8 @@ set -euo pipefail
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 ROOT=$(dirname "$HERE")
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
 N1=${PLANS_N1:-1000}
@@ -55,12 +57,6 @@ CONFIGS=(
 
 TMP=
 RUNNING=()
-# stop a process and its descendants, children first
-kill_tree() {
-  local c
-  for c in $(pgrep -P "$1"); do kill_tree "$c"; done
-  kill "$1" 2>/dev/null || true
-}
 cleanup() {
   local rc=$? p
   trap - EXIT INT TERM
@@ -72,24 +68,6 @@ cleanup() {
     rm -rf "$TMP"
   fi
   exit "$rc"
-}
-
-say() { printf '%s\n' "$*"; }
-report() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-as_pg() { (cd "$TMP" && runuser -u postgres -- "$@"); }
-
-# total Ir of a callgrind output file
-cg_total() {
-  local t
-  t=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$1" | head -1)
-  [[ -n "$t" ]] || t=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$1" | head -1)
-  printf '%s\n' "$t"
-}
-
-gen_input() {	# n first-statement
-  awk -v n="$1" -v first="$2" -v rows="$ROWS" 'BEGIN {
-    if (first != "") print first
-    for (i = 0; i < n; i++) printf "SELECT v FROM bench WHERE id = %d;\n", (i * 7919) % rows + 1 }'
 }
 
 # -c arguments of a configuration ("capquery" is the copy of the library)

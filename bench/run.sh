@@ -39,6 +39,8 @@ set -euo pipefail
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 ROOT=$(dirname "$HERE")
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
 N1=${BENCH_N1:-2000}
@@ -78,21 +80,8 @@ cleanup() {
   exit "$rc"
 }
 
-say() { printf '%s\n' "$*"; }
 # print a command, then run it
 run() { printf '+ %s\n' "$*"; "$@"; }
-# append to results.md and print
-report() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-
-as_pg() { (cd "$TMP" && runuser -u postgres -- "$@"); }
-
-# total Ir of a callgrind output file
-cg_total() {
-  local t
-  t=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$1" | head -1)
-  [[ -n "$t" ]] || t=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$1" | head -1)
-  printf '%s\n' "$t"
-}
 
 # "function<TAB>Ir" for every function of a callgrind file (self or inclusive)
 cg_funcs() {
@@ -137,12 +126,6 @@ cg_capquery_ir() {
         }
       }
       END { printf "%d\n", total }'
-}
-
-gen_input() {	# n first-statement
-  awk -v n="$1" -v first="$2" -v rows="$ROWS" 'BEGIN {
-    if (first != "") print first
-    for (i = 0; i < n; i++) printf "SELECT v FROM bench WHERE id = %d;\n", (i * 7919) % rows + 1 }'
 }
 
 # settings of a configuration as -c arguments; "capquery" means the copy of

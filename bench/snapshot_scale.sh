@@ -33,6 +33,8 @@ set -euo pipefail
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
 PORT=${SCALE_PORT:-55902}
 REPEAT=${SCALE_REPEAT:-3}
@@ -45,12 +47,6 @@ LOG=$OUT/snapshot_scale.log
 
 TMP=
 CHILD=
-# stop a process and its descendants, children first
-kill_tree() {
-  local c
-  for c in $(pgrep -P "$1"); do kill_tree "$c"; done
-  kill "$1" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -64,7 +60,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-report() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 # run a long command in the background and wait for it, so that a signal
 # reaches the traps (and cleanup stops the command) without waiting for it;
 # "<&0": a background command would otherwise read /dev/null
