@@ -9,8 +9,10 @@
  * created on first capq_begin(), which serves scope 'backend' only; the
  * functions that need shared memory then say so (capture.c).
  *
- * Capture ids survive clean restarts: the postmaster saves the next id in
- * pg_stat/capquery.next_id at shutdown and reads it back at start-up.
+ * Capture ids never repeat in the life of a cluster: the postmaster saves
+ * the next id in pg_stat/capquery.next_id whenever its shared memory goes
+ * away -- at shutdown, and at the reset after a backend crash -- and reads
+ * it back each time it creates shared memory again.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,7 +52,8 @@ static const struct config_enum_entry track_options[] = {
 
 #define CAPQ_ID_FILE	PGSTAT_STAT_PERMANENT_DIRECTORY "/capquery.next_id"
 
-static bool id_file_callback_registered = false;
+/* the next id read at start-up: a saved id is never lower */
+static uint64 loaded_next_id = 1;
 
 /*---- Saved hook values ----*/
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -195,12 +198,13 @@ capq_shmem_startup(void)
 	capq_shared = (CapqShared *) mem;
 	LWLockRelease(AddinShmemInitLock);
 
-	/* the postmaster (or a single-user backend) saves ids at shutdown */
-	if (!IsUnderPostmaster && !id_file_callback_registered)
-	{
+	/*
+	 * The postmaster (or a single-user backend) saves ids when shared memory
+	 * goes.  A crash reset clears on_shmem_exit callbacks, and this hook runs
+	 * again after it, so registering here each time keeps one registered.
+	 */
+	if (!IsUnderPostmaster)
 		on_shmem_exit(capq_save_next_id, (Datum) 0);
-		id_file_callback_registered = true;
-	}
 }
 
 /* Continue capture ids from where the last clean shutdown left them. */
@@ -214,27 +218,61 @@ capq_load_next_id(CapqShared *s)
 		return;
 	if (fread(&next_id, sizeof(next_id), 1, file) == 1 && next_id > 0)
 		s->next_capture_id = next_id;
+	else
+		ereport(LOG,
+				(errmsg("could not read capture ids from \"%s\"; starting at 1",
+						CAPQ_ID_FILE)));
+	loaded_next_id = s->next_capture_id;
 	FreeFile(file);
 }
 
-/* on_shmem_exit in the postmaster: remember where capture ids got to. */
+/*
+ * on_shmem_exit in the postmaster: remember where capture ids got to.  It
+ * also runs at the reset after a backend crash (code != 0); the counter is
+ * then still read, but only saved when it has not gone below what was
+ * loaded, in case the crash scribbled on it.
+ */
 static void
 capq_save_next_id(int code, Datum arg)
 {
 	FILE	   *file;
+	uint64		next_id;
 
-	if (code != 0 || capq_shared == NULL)
+	if (capq_shared == NULL)
 		return;
+	next_id = capq_shared->next_capture_id;
+	if (next_id < loaded_next_id)
+	{
+		ereport(LOG,
+				(errmsg("capquery: not saving capture id " UINT64_FORMAT ", below the " UINT64_FORMAT " loaded at start-up",
+						next_id, loaded_next_id)));
+		return;
+	}
 	file = AllocateFile(CAPQ_ID_FILE ".tmp", PG_BINARY_W);
 	if (file == NULL)
-		return;
-	if (fwrite(&capq_shared->next_capture_id, sizeof(uint64), 1, file) != 1)
 	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", CAPQ_ID_FILE ".tmp")));
+		return;
+	}
+	if (fwrite(&next_id, sizeof(uint64), 1, file) != 1)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", CAPQ_ID_FILE ".tmp")));
 		FreeFile(file);
 		return;
 	}
-	if (FreeFile(file) == 0)
-		(void) durable_rename(CAPQ_ID_FILE ".tmp", CAPQ_ID_FILE, LOG);
+	if (FreeFile(file) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", CAPQ_ID_FILE ".tmp")));
+		return;
+	}
+	(void) durable_rename(CAPQ_ID_FILE ".tmp", CAPQ_ID_FILE, LOG);
+	loaded_next_id = next_id;
 }
 
 /* capquery.session changed: recompute this backend's targets. */

@@ -249,6 +249,7 @@ end_owned_captures(int code, Datum arg)
 		if (slot->state == CAPQ_SLOT_ACTIVE)
 		{
 			slot->state = CAPQ_SLOT_ENDED;
+			slot->end_pos = capq_shared->head;
 			slot->end_order = ++s->end_counter;
 			changed = true;
 		}
@@ -440,6 +441,7 @@ capq_capture_end(void)
 	uint64		statements;
 
 	slot->state = CAPQ_SLOT_ENDED;
+	slot->end_pos = capq_shared->head;
 	slot->end_order = ++capq_shared->end_counter;
 	slot->owner_reads = true;
 	statements = slot->statements;

@@ -43,6 +43,9 @@ capq_invalidate_targets(void)
 	capq_seen_generation = 0;
 }
 
+/* longest label or phase name, in bytes (labels fill CapqSlot.label) */
+#define CAPQ_MAX_NAME_BYTES		(NAMEDATALEN - 1)
+
 /*---- Capture lifecycle (SQL functions call these) ----*/
 extern uint64 capq_capture_begin(const char *label, CapqScope scope,
 								 CapqPlans plans);

@@ -62,9 +62,26 @@ name_argument(FunctionCallInfo fcinfo, int argno, const char *const *names,
 	if (i < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown %s \"%s\"", what, name),
+				 errmsg("unknown %s \"%s\"", what,
+						capq_clip_text(name, CAPQ_MAX_NAME_BYTES)),
 				 errhint("%s", hint)));
 	return i;
+}
+
+/*
+ * Labels and phase names are bounded (CAPQ_MAX_NAME_BYTES) so that a ring
+ * record, and every message that repeats them, stays small.  NULL name:
+ * known to be too long already.
+ */
+static void
+require_name_length(const char *name, const char *what)
+{
+	if (name == NULL || strlen(name) > CAPQ_MAX_NAME_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", what),
+				 errdetail("Labels and phase names are limited to %d bytes.",
+						   CAPQ_MAX_NAME_BYTES)));
 }
 
 /* The optional kind argument: false when NULL (all kinds). */
@@ -141,12 +158,7 @@ capq_begin(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("capture label must not be empty"),
 					 errhint("Pass NULL for a capture without a label.")));
-		if (strlen(label) >= NAMEDATALEN)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("capture label is too long"),
-					 errdetail("Labels are limited to %d bytes.",
-							   NAMEDATALEN - 1)));
+		require_name_length(label, "capture label");
 	}
 
 	scope = (CapqScope) name_argument(fcinfo, 1, capq_scope_names,
@@ -166,7 +178,15 @@ capq_phase(PG_FUNCTION_ARGS)
 
 	capq_retract_calling_statements();
 	if (!PG_ARGISNULL(0))
-		name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	{
+		text	   *arg = PG_GETARG_TEXT_PP(0);
+
+		/* checked before the copy: a 1 GB name is refused, not copied */
+		if (VARSIZE_ANY_EXHDR(arg) > CAPQ_MAX_NAME_BYTES)
+			require_name_length(NULL, "phase name");
+		name = text_to_cstring(arg);
+		require_name_length(name, "phase name");
+	}
 	PG_RETURN_INT32(capq_capture_phase(name));
 }
 
@@ -234,7 +254,7 @@ count_assertion_failed(const char *expectation, int64 expected,
 					statements_noun(have_kind, kind, (uint64) expected),
 					captured),
 			 errdetail_internal("%s", capq_render_statement_list(cap, have_kind, kind)),
-			 repeats ? errhint("%s", repeats) : 0));
+			 repeats ? errhint("%s", capq_bounded_message(repeats)) : 0));
 }
 
 /*
@@ -462,7 +482,7 @@ capq_assert_snapshot(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_ASSERT_FAILURE),
 				 errmsg("capture " UINT64_FORMAT " does not match the expected snapshot",
 						cap->slot.capture_id),
-				 errdetail_internal("%s", diff),
+				 errdetail_internal("%s", capq_bounded_message(diff)),
 				 errhint("If the change is intended, replace the expected snapshot with capq_snapshot()'s output.")));
 	PG_RETURN_VOID();
 }
@@ -606,7 +626,7 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 				 errmsg("statement shape %s ran " UINT64_FORMAT " times in phase %d, more than %d",
 						worst->fingerprint, worst->executions, worst->phase,
 						max_repeats),
-				 errdetail_internal("%s", detail.data),
+				 errdetail_internal("%s", capq_bounded_message(detail.data)),
 				 errhint(CAPQ_EAGER_LOADING_HINT)));
 	PG_RETURN_VOID();
 }
@@ -724,7 +744,7 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_ASSERT_FAILURE),
 			 errmsg("captures " UINT64_FORMAT " and " UINT64_FORMAT " differ in %s: " UINT64_FORMAT " != " UINT64_FORMAT,
 					id_a, id_b, statements_noun(have_kind, kind, 2), count_a, count_b),
-			 errdetail_internal("%s", detail.data),
+			 errdetail_internal("%s", capq_bounded_message(detail.data)),
 			 errhint("A statement count that grows with the data is a likely N+1. " CAPQ_EAGER_LOADING_HINT)));
 	PG_RETURN_VOID();
 }

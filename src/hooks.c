@@ -31,7 +31,9 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "nodes/params.h"
@@ -185,38 +187,67 @@ statement_span(const char *source, int location, int len, int *span_len)
 
 /*
  * Fill in parts' text, cutting it at capquery.max_query_length on a
- * character boundary.  The ring also bounds it to a quarter of its size.
+ * character boundary.  The ring also bounds it (capq_ring_max_payload).
  */
 static void
 set_text(CapqRecordParts *parts, const char *text, int len)
 {
-	int			limit = Min(capq_max_query_length,
-							(int) (capq_shared->ring_size / 4) - 1024);
+	Size		limit = Min((Size) capq_max_query_length, capq_ring_max_payload());
 
 	parts->text = text;
-	if (len > limit)
+	if ((Size) len > limit)
 	{
-		len = pg_mbcliplen(text, len, Max(limit, 0));
+		len = pg_mbcliplen(text, len, (int) limit);
 		parts->flags |= CAPQ_FLAG_QUERY_TRUNCATED;
 	}
-	parts->text_len = len;
+	parts->text_len = (uint32) len;
+}
+
+/*
+ * The output text of a parameter, computed on at most what can be kept:
+ * for text-like and bytea values only a prefix of the datum is formatted
+ * (a 100 MB bytea is not turned into a 200 MB string to keep 1 kB of it).
+ * *clipped is set when the value was cut here.
+ */
+static char *
+param_output(Oid type, Datum value, Size room, bool *clipped)
+{
+	Oid			typoutput;
+	bool		typisvarlena;
+
+	*clipped = false;
+	getTypeOutputInfo(type, &typoutput, &typisvarlena);
+	if (typisvarlena &&
+		(type == TEXTOID || type == VARCHAROID || type == BPCHAROID ||
+		 type == BYTEAOID) &&
+		toast_raw_datum_size(value) > room + VARHDRSZ)
+	{
+		/* text keeps bytes; bytea output is "\x" plus two digits a byte */
+		Size		keep = type == BYTEAOID ? room / 2 + 1 : room + 1;
+		struct varlena *slice = pg_detoast_datum_slice((struct varlena *) DatumGetPointer(value),
+													   0, (int32) keep);
+
+		*clipped = true;
+		return OidOutputFunctionCall(typoutput, PointerGetDatum(slice));
+	}
+	return OidOutputFunctionCall(typoutput, value);
 }
 
 /*
  * Copy bound parameters (extended protocol, EXECUTE) as type OID plus
  * output text, bounded by capquery.max_params_length: the values are
  * needed exactly as sent, and the output function is the only way to get
- * them from a Datum.  Rendering happens at read time (render.c).
+ * them from a Datum.  Rendering happens at read time (render.c).  Whatever
+ * is cut -- a value, or parameters past the limit -- is marked.
  */
 static void
 set_params(CapqRecordParts *parts, ParamListInfo params, StringInfo buf)
 {
-	int			limit = Min(capq_max_params_length,
-							(int) (capq_shared->ring_size / 4) - 1024);
+	Size		limit = Min((Size) capq_max_params_length, capq_ring_max_payload());
 	MemoryContext oldcontext;
 
 	if (params == NULL || params->numParams <= 0 ||
-		params->paramFetch != NULL || limit <= 0)
+		params->paramFetch != NULL || limit == 0)
 		return;
 
 	if (scratch_context == NULL)
@@ -229,37 +260,36 @@ set_params(CapqRecordParts *parts, ParamListInfo params, StringInfo buf)
 	for (int i = 0; i < params->numParams; i++)
 	{
 		ParamExternData *prm = &params->params[i];
-		const char *value = NULL;
-		int			value_len = -1;
+		char	   *value = NULL;
+		Size		value_len = 0;
+		Size		room;
+		bool		clipped = false;
 
-		if (!prm->isnull && OidIsValid(prm->ptype))
-		{
-			Oid			typoutput;
-			bool		typisvarlena;
-
-			getTypeOutputInfo(prm->ptype, &typoutput, &typisvarlena);
-			value = OidOutputFunctionCall(typoutput, prm->value);
-			value_len = strlen(value);
-		}
-
-		if (buf->len + CAPQ_PARAM_HEADER_SIZE > limit)
+		if ((Size) buf->len + CAPQ_PARAM_HEADER_SIZE > limit)
 		{
 			parts->flags |= CAPQ_FLAG_PARAMS_TRUNCATED;
 			break;
 		}
-		if (value != NULL && buf->len + CAPQ_PARAM_HEADER_SIZE + value_len > limit)
+		room = limit - buf->len - CAPQ_PARAM_HEADER_SIZE;
+		if (!prm->isnull && OidIsValid(prm->ptype))
 		{
-			value_len = pg_mbcliplen(value, value_len,
-									 limit - buf->len - CAPQ_PARAM_HEADER_SIZE);
-			parts->flags |= CAPQ_FLAG_PARAMS_TRUNCATED;
+			value = param_output(prm->ptype, prm->value, room, &clipped);
+			value_len = strlen(value);
 		}
-		capq_params_append(buf, prm->ptype, value, value_len);
+		if (value != NULL && value_len > room)
+		{
+			value_len = pg_mbcliplen(value, (int) value_len, (int) room);
+			clipped = true;
+		}
+		if (clipped)
+			parts->flags |= CAPQ_FLAG_PARAMS_TRUNCATED;
+		capq_params_append(buf, prm->ptype, value, (int) value_len);
 		parts->nparams++;
 	}
 	MemoryContextSwitchTo(oldcontext);
 
 	parts->params = buf->data;
-	parts->params_len = buf->len;
+	parts->params_len = (uint32) buf->len;
 }
 
 /* Relation OIDs of the plan's range table, without duplicates. */

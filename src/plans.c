@@ -40,7 +40,6 @@ capq_plan_record(QueryDesc *queryDesc, uint64 statement_pos, CapqPlans plans)
 	CapqTarget *targets;
 	int			ntargets = 0;
 	CapqRecordParts parts;
-	int			limit;
 
 	if (capq_active_targets() == 0)
 		return;
@@ -77,8 +76,7 @@ capq_plan_record(QueryDesc *queryDesc, uint64 statement_pos, CapqPlans plans)
 	parts.kind = CAPQ_KIND_SELECT;
 	parts.ref = statement_pos;
 	parts.text = es->str->data;
-	limit = (int) (capq_shared->ring_size / 4) - 1024;
-	parts.text_len = Min(es->str->len, Max(limit, 0));
+	parts.text_len = (uint32) Min((Size) es->str->len, capq_ring_max_payload());
 	capq_ring_append(&parts, targets, ntargets);
 
 	MemoryContextSwitchTo(oldcontext);

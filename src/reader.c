@@ -4,14 +4,18 @@
  *		Copy one capture's records out of the ring: statements in order,
  *		with their phase names and plans attached.
  *
- * The ring lock is held (exclusively, to apply pending finishes) only while
- * copying; everything a
- * caller renders afterwards works on the copy.  A capture whose statements
- * were overwritten is refused with 53400 rather than read short.
+ * The ring lock is held exclusively only to apply pending finishes, then in
+ * shared mode for one chunk of CAPQ_READ_CHUNK_BYTES of ring at a time (see
+ * the locking protocol in ring.c), so a long read never stops appends for
+ * more than a chunk.  Everything a caller renders afterwards works on the
+ * copy.  A capture whose statements were overwritten, before or during the
+ * copy, is refused with 53400 rather than read short.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "miscadmin.h"
 
 #include "capture.h"
 #include "reader.h"
@@ -72,21 +76,21 @@ copy_statement(CapqEntry *e, CapqRecord *rec, uint64 pos, int32 phase)
 
 /* Binary search of entries (sorted by pos) for the statement at pos. */
 static CapqEntry *
-find_entry(CapqEntry *entries, int n, uint64 pos)
+find_entry(CapqEntry *entries, Size n, uint64 pos)
 {
-	int			lo = 0,
-				hi = n - 1;
+	Size		lo = 0,
+				hi = n;
 
-	while (lo <= hi)
+	while (lo < hi)
 	{
-		int			mid = (lo + hi) / 2;
+		Size		mid = lo + (hi - lo) / 2;
 
 		if (entries[mid].pos == pos)
 			return &entries[mid];
 		if (entries[mid].pos < pos)
 			lo = mid + 1;
 		else
-			hi = mid - 1;
+			hi = mid;
 	}
 	return NULL;
 }
@@ -103,77 +107,92 @@ capq_read_capture(bool have_id, uint64 capture_id)
 	PhaseName  *phases = NULL;
 	int			nphases = 0,
 				maxphases = 0;
-	int			maxentries;
+	Size		maxentries;
 	uint64		pos;
-	CapqRecord *rec;
+	uint64		end;
+	CapqRecord *rec = NULL;
 
 	capq_capture_resolve(have_id, capture_id, &cap->slot);
 	capq_check_not_lost(&cap->slot);
 	s = capq_shared;
 	capture_id = cap->slot.capture_id;
 
-	maxentries = Max(16, (int) Min(cap->slot.statements + 16, (uint64) 1 << 24));
-	cap->entries = palloc(maxentries * sizeof(CapqEntry));
+	/* huge: a capture of millions of statements passes 1 GB of entries */
+	maxentries = Max(16, Min(cap->slot.statements + 16, (uint64) 1 << 20));
+	cap->entries = MemoryContextAllocHuge(CurrentMemoryContext,
+										  maxentries * sizeof(CapqEntry));
 
-	/* exclusively: statements that ended since their backend's last append
-	 * have their rows and duration applied first */
+	/* statements that ended since their backend's last append get their
+	 * rows and duration first (bounded work, exclusively) */
 	capq_lock(LW_EXCLUSIVE);
 	capq_ring_apply_all_finishes();
-	pos = Max(cap->slot.first_pos, s->tail);
-	while ((rec = capq_ring_next(&pos)) != NULL)
-	{
-		uint64		rec_pos = pos - rec->len;
-		int32		phase;
-
-		if (!capq_record_has_capture(rec, capture_id, &phase))
-			continue;
-		switch ((CapqRecordType) rec->type)
-		{
-			case CAPQ_REC_STATEMENT:
-				if (rec->flags & CAPQ_FLAG_RETRACTED)
-					break;
-				if (cap->nentries >= maxentries)
-				{
-					maxentries *= 2;
-					cap->entries = repalloc_huge(cap->entries,
-												 maxentries * sizeof(CapqEntry));
-				}
-				copy_statement(&cap->entries[cap->nentries++], rec, rec_pos,
-							   phase);
-				break;
-			case CAPQ_REC_PHASE:
-				if (rec->text_len == 0)
-					break;
-				if (nphases >= maxphases)
-				{
-					maxphases = Max(8, maxphases * 2);
-					phases = phases ? repalloc(phases, maxphases * sizeof(PhaseName))
-						: palloc(maxphases * sizeof(PhaseName));
-				}
-				phases[nphases].phase = phase;
-				phases[nphases].name = pstrdup(capq_record_text(rec));
-				nphases++;
-				break;
-			case CAPQ_REC_PLAN:
-				{
-					CapqEntry  *e = find_entry(cap->entries, cap->nentries,
-											   rec->ref);
-
-					if (e != NULL)
-						e->plan = pnstrdup(capq_record_text(rec), rec->text_len);
-				}
-				break;
-			case CAPQ_REC_PAD:
-				break;
-		}
-	}
+	end = cap->slot.end_pos != CAPQ_NO_POS ? cap->slot.end_pos : s->head;
 	capq_unlock();
+
+	pos = Max(cap->slot.first_pos, CAPQ_FIRST_POS);
+	while (pos < end)
+	{
+		uint64		chunk_end = pos + CAPQ_READ_CHUNK_BYTES;
+
+		capq_lock(LW_SHARED);
+		while (pos < chunk_end && (rec = capq_ring_next(&pos, end)) != NULL)
+		{
+			uint64		rec_pos = pos - rec->len;
+			int32		phase;
+
+			if (!capq_record_has_capture(rec, capture_id, &phase))
+				continue;
+			switch ((CapqRecordType) rec->type)
+			{
+				case CAPQ_REC_STATEMENT:
+					if (rec->flags & CAPQ_FLAG_RETRACTED)
+						break;
+					if (cap->nentries >= maxentries)
+					{
+						maxentries *= 2;
+						cap->entries = repalloc_huge(cap->entries,
+													 maxentries * sizeof(CapqEntry));
+					}
+					copy_statement(&cap->entries[cap->nentries++], rec,
+								   rec_pos, phase);
+					break;
+				case CAPQ_REC_PHASE:
+					if (rec->text_len == 0)
+						break;
+					if (nphases >= maxphases)
+					{
+						maxphases = Max(8, maxphases * 2);
+						phases = phases ? repalloc(phases, maxphases * sizeof(PhaseName))
+							: palloc(maxphases * sizeof(PhaseName));
+					}
+					phases[nphases].phase = phase;
+					phases[nphases].name = pstrdup(capq_record_text(rec));
+					nphases++;
+					break;
+				case CAPQ_REC_PLAN:
+					{
+						CapqEntry  *e = find_entry(cap->entries, cap->nentries,
+												   rec->ref);
+
+						if (e != NULL)
+							e->plan = pnstrdup(capq_record_text(rec), rec->text_len);
+					}
+					break;
+				case CAPQ_REC_PAD:
+					break;
+			}
+		}
+		capq_unlock();
+		if (rec == NULL)
+			break;				/* reached end (or the head) */
+		CHECK_FOR_INTERRUPTS();
+	}
 
 	/* the copy may have raced with the ring wrapping: check again */
 	capq_capture_resolve(true, capture_id, &cap->slot);
 	capq_check_not_lost(&cap->slot);
 
-	for (int i = 0; i < cap->nentries; i++)
+	for (Size i = 0; i < cap->nentries; i++)
 	{
 		CapqEntry  *e = &cap->entries[i];
 

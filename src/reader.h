@@ -40,7 +40,7 @@ typedef struct CapqCapture
 {
 	CapqSlot	slot;
 	CapqEntry  *entries;
-	int			nentries;
+	Size		nentries;		/* entries[] in use */
 } CapqCapture;
 
 extern CapqCapture *capq_read_capture(bool have_id, uint64 capture_id);

@@ -12,8 +12,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/memutils.h"
 
 #include "render.h"
 
@@ -156,6 +158,43 @@ capq_entry_text(const CapqEntry *e)
 	return pstrdup(e->text);
 }
 
+/*---- Bounded messages ----*/
+
+/*
+ * text, or its first max_bytes (on a character boundary) followed by
+ * "...": what a message repeats of one captured item.
+ */
+char *
+capq_clip_text(const char *text, Size max_bytes)
+{
+	Size		len = strlen(text);
+	int			keep;
+
+	if (len <= max_bytes)
+		return pstrdup(text);
+	keep = pg_mbcliplen(text, (int) Min(len, (Size) MaxAllocSize / 2), (int) max_bytes);
+	return psprintf("%.*s...", keep, text);
+}
+
+/*
+ * A message part (errdetail, errhint) cut at CAPQ_MESSAGE_MAX_BYTES, with
+ * a last line that says so: whatever a capture holds, an error sent to the
+ * client and the log stays small.
+ */
+char *
+capq_bounded_message(const char *message)
+{
+	Size		len = strlen(message);
+	int			keep;
+
+	if (len <= CAPQ_MESSAGE_MAX_BYTES)
+		return (char *) message;
+	keep = pg_mbcliplen(message, (int) Min(len, (Size) MaxAllocSize / 2),
+						CAPQ_MESSAGE_MAX_BYTES);
+	return psprintf("%.*s\n... (cut at %d bytes)", keep, message,
+					CAPQ_MESSAGE_MAX_BYTES);
+}
+
 /*---- Statement lists for assertion messages ----*/
 
 /*
@@ -167,19 +206,20 @@ capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 						   CapqKind kind)
 {
 	StringInfoData buf;
-	int			listed = 0,
-				skipped = 0;
+	int			listed = 0;
+	uint64		skipped = 0;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "Captured statements:");
-	for (int i = 0; i < cap->nentries; i++)
+	for (Size i = 0; i < cap->nentries; i++)
 	{
 		const CapqEntry *e = &cap->entries[i];
 		char	   *params;
 
 		if (have_kind && e->kind != kind)
 			continue;
-		if (listed >= CAPQ_DETAIL_MAX_STATEMENTS)
+		if (listed >= CAPQ_DETAIL_MAX_STATEMENTS ||
+			buf.len > CAPQ_MESSAGE_MAX_BYTES)
 		{
 			skipped++;
 			continue;
@@ -188,14 +228,16 @@ capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 		appendStringInfo(&buf, "\n" UINT64_FORMAT ". [phase %d", e->seq, e->phase);
 		if (e->phase_name)
 			appendStringInfo(&buf, " \"%s\"", e->phase_name);
-		appendStringInfo(&buf, "] %s", capq_entry_text(e));
+		appendStringInfo(&buf, "] %s",
+						 capq_clip_text(capq_entry_text(e), CAPQ_MESSAGE_ITEM_BYTES));
 		params = capq_entry_visible(e) ? capq_params_render(e) : NULL;
 		if (params)
-			appendStringInfo(&buf, " (%s)", params);
+			appendStringInfo(&buf, " (%s)",
+							 capq_clip_text(params, CAPQ_MESSAGE_ITEM_BYTES));
 	}
 	if (listed == 0)
 		appendStringInfoString(&buf, " none.");
 	if (skipped > 0)
-		appendStringInfo(&buf, "\n... and %d more", skipped);
+		appendStringInfo(&buf, "\n... and " UINT64_FORMAT " more", skipped);
 	return buf.data;
 }

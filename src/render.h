@@ -40,6 +40,15 @@ extern void capq_append_quoted_value(StringInfo buf, const char *value);
 extern bool capq_entry_visible(const CapqEntry *e);
 extern char *capq_entry_text(const CapqEntry *e);
 
+/*
+ * Bounds on what an error message repeats from captured data: one
+ * statement's text in a list, and a whole errdetail or errhint.
+ */
+#define CAPQ_MESSAGE_ITEM_BYTES		1024
+#define CAPQ_MESSAGE_MAX_BYTES		(64 * 1024)
+extern char *capq_clip_text(const char *text, Size max_bytes);
+extern char *capq_bounded_message(const char *message);
+
 extern char *capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 										CapqKind kind);
 

@@ -366,6 +366,8 @@ capq_strict_check(const char *text, int len, CapqKind kind)
 				 errmsg("statement shape %s ran %d times in phase %d, more than capquery.max_repeats (%d)",
 						fingerprint, count->executions, phase, capq_max_repeats),
 				 errdetail("The %s statement was stopped before it ran: %s",
-						   capq_kind_name(kind), capq_shape_normalized(&shape)),
+						   capq_kind_name(kind),
+						   capq_clip_text(capq_shape_normalized(&shape),
+										  CAPQ_MESSAGE_ITEM_BYTES)),
 				 errhint(CAPQ_EAGER_LOADING_HINT)));
 }

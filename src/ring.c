@@ -23,13 +23,21 @@
  *	  that backend's next append, or a reader of statements -- applies
  *	  queued finishes to records still in the ring.  So a captured statement
  *	  costs one lock acquisition, not two.
- *	- Readers of statements (reader.c) take the lock exclusively (to apply
- *	  finishes) and copy what they need out before releasing it; readers of
- *	  slots alone (capture.c) take it shared.
+ *	- Readers of statements (reader.c) take the lock exclusively only to
+ *	  apply pending finishes (at most CAPQ_PENDING_FINISHES per backend),
+ *	  then copy a capture's records under the lock in shared mode, in
+ *	  chunks of bounded size, releasing it between chunks: a writer waits
+ *	  for at most one chunk, however large the capture or the ring.  A
+ *	  record overwritten between two chunks is charged to its captures'
+ *	  "lost" as always, so the reader's final check sees it.  Readers of
+ *	  slots alone (capture.c) take the lock shared.
  *	- generation is an atomic that writers bump (under the lock) whenever the
  *	  set of active captures changes, so the hooks can tell without the lock
  *	  that nothing changed.
- * No ereport() is raised while the lock is held.  In a backend that did not
+ * No ereport() is raised while the lock is held, but for out of memory in
+ * a reader's copy (the error's cleanup releases the lock).  No loop under
+ * the lock depends on input: eviction stops at an empty ring, finishes are
+ * bounded per queue, a reader's chunk by CAPQ_READ_CHUNK_BYTES.  In a backend that did not
  * preload capquery the state is backend-local and lock is NULL.
  *
  * Lost accounting.  When an append needs room, the oldest records are
@@ -119,7 +127,10 @@ evict_oldest(void)
 
 /*
  * Make room for len bytes at head, padding to the physical start when the
- * record would straddle the end.  Returns the record's position.
+ * record would straddle the end.  Returns the record's position.  len is
+ * at most capq_ring_max_record(), half the ring, so padding plus the record
+ * always fit once enough is evicted: the loop ends at an empty ring at the
+ * latest (the tail < head test only guards that bound).
  */
 static uint64
 reserve(uint32 len)
@@ -128,7 +139,8 @@ reserve(uint32 len)
 	uint64		phys = s->head % s->ring_size;
 	uint64		pad = (phys + len > s->ring_size) ? s->ring_size - phys : 0;
 
-	while (s->head + pad + len - s->tail > s->ring_size)
+	Assert(len <= capq_ring_max_record());
+	while (s->head + pad + len - s->tail > s->ring_size && s->tail < s->head)
 		evict_oldest();
 
 	if (pad > 0)
@@ -178,6 +190,8 @@ apply_finishes(CapqFinishQueue *q)
 			rec->flags |= CAPQ_FLAG_DONE;
 		}
 	}
+	/* the entries were read before the producer may reuse their places */
+	pg_memory_barrier();
 	pg_atomic_write_u64(&q->applied, written);
 }
 
@@ -197,9 +211,13 @@ active_target_slot(const CapqTarget *target)
  * Append one record for the targets whose capture is still active, and
  * return its position; CAPQ_NO_POS when none is.  A statement counts in
  * every such capture; past CAPQ_MAX_TARGETS of them it is counted as lost
- * in the rest, so that no capture reads short without knowing.  The caller
- * bounds text and params (hooks.c) so that a record always fits in half
- * the ring.
+ * in the rest, so that no capture reads short without knowing.
+ *
+ * A record larger than capq_ring_max_record() is refused before anything
+ * is evicted: callers bound text and params (capq_ring_max_payload) so that
+ * a statement always fits, and names are bounded where they are given, so
+ * this only guards against a caller's mistake -- a refused statement still
+ * counts, as lost, in its captures.
  */
 uint64
 capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
@@ -209,10 +227,17 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	bool		statement = parts->type == CAPQ_REC_STATEMENT;
 	int			live = 0;
 	int			n = 0;
-	uint32		len;
+	Size		len;
+	bool		fits;
 	uint64		pos;
 	CapqRecord *rec;
 	char	   *p;
+
+	/* the largest size this record can take: every target kept */
+	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(Min(ntargets, CAPQ_MAX_TARGETS)) +
+				   (Size) parts->nrelations * sizeof(Oid) +
+				   (Size) parts->text_len + 1 + (Size) parts->params_len);
+	fits = len <= capq_ring_max_record();
 
 	capq_lock(LW_EXCLUSIVE);
 	apply_finishes(my_finish_queue());
@@ -228,7 +253,7 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 			slot->statements++;
 			slot->kind_counts[parts->kind]++;
 		}
-		if (live < CAPQ_MAX_TARGETS)
+		if (live < CAPQ_MAX_TARGETS && fits)
 			live++;
 		else if (statement)
 			slot->lost++;
@@ -240,12 +265,12 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	}
 
 	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(live) +
-				   parts->nrelations * sizeof(Oid) +
-				   parts->text_len + 1 + parts->params_len);
-	pos = reserve(len);
+				   (Size) parts->nrelations * sizeof(Oid) +
+				   (Size) parts->text_len + 1 + (Size) parts->params_len);
+	pos = reserve((uint32) len);
 	rec = record_at(pos);
 
-	rec->len = len;
+	rec->len = (uint32) len;
 	rec->type = (uint8) parts->type;
 	rec->kind = (uint8) parts->kind;
 	rec->flags = parts->flags;
@@ -257,7 +282,7 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	rec->text_len = parts->text_len;
 	rec->params_len = parts->params_len;
 	rec->nrelations = (uint16) parts->nrelations;
-	rec->nparams = (uint16) parts->nparams;
+	rec->nparams = parts->nparams;
 	rec->rows = 0;
 	rec->duration_us = 0;
 	rec->ref = parts->ref;
@@ -314,6 +339,8 @@ capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us)
 		apply_finishes(q);
 		capq_unlock();
 	}
+	/* "applied" was read before the entry it frees is overwritten */
+	pg_memory_barrier();
 	f = &q->finishes[written % CAPQ_PENDING_FINISHES];
 	f->pos = pos;
 	f->rows = rows;
@@ -362,16 +389,18 @@ capq_ring_clear(void)
 
 /*
  * Return the record at *pos (skipping padding) and advance *pos past it;
- * NULL at head.  The caller holds the lock and starts at or after tail.
+ * NULL at end (or head, if sooner).  The caller holds the lock; a *pos
+ * below tail (overwritten meanwhile) moves up to tail.
  */
 CapqRecord *
-capq_ring_next(uint64 *pos)
+capq_ring_next(uint64 *pos, uint64 end)
 {
 	CapqShared *s = capq_shared;
 
 	if (*pos < s->tail)
 		*pos = s->tail;
-	while (*pos < s->head)
+	end = Min(end, s->head);
+	while (*pos < end)
 	{
 		CapqRecord *rec = record_at(*pos);
 

@@ -70,7 +70,7 @@ typedef struct CapqRecord
 	uint32		text_len;		/* bytes of text, without its terminator */
 	uint32		params_len;		/* bytes of the parameter blob */
 	uint16		nrelations;		/* entries of the relation OID array */
-	uint16		nparams;		/* parameters in the blob */
+	uint32		nparams;		/* parameters in the blob */
 	uint64		rows;			/* rows processed, when DONE */
 	int64		duration_us;	/* start to end, when DONE */
 	uint64		ref;			/* PLAN: position of its statement */
@@ -139,6 +139,7 @@ typedef struct CapqSlot
 	Oid			dbid;			/* database it was begun in */
 	int32		phase;			/* current phase, from 1 */
 	uint64		first_pos;		/* ring position when it began */
+	uint64		end_pos;		/* ring head when it ended; 0 while active */
 	uint64		end_order;		/* when ended: oldest is reused first */
 	bool		owner_reads;	/* ended, and still its owner's latest */
 	uint64		statements;		/* counted statements, all kinds */
@@ -154,6 +155,9 @@ typedef struct CapqSlot
  * Single producer (the backend), single consumer (the lock holder).
  */
 #define CAPQ_PENDING_FINISHES	16
+
+/* ring bytes a reader copies per hold of the lock (reader.c) */
+#define CAPQ_READ_CHUNK_BYTES	(64 * 1024)
 
 typedef struct CapqFinish
 {
@@ -207,8 +211,32 @@ typedef struct CapqRecordParts
 	int			nrelations;
 	const char *params;			/* blob, see render.c */
 	uint32		params_len;
-	int			nparams;
+	uint32		nparams;
 } CapqRecordParts;
+
+/*
+ * The largest record the ring takes: half of it, so that a record always
+ * fits after padding to the physical start.  Anything larger is refused
+ * before the lock is taken (capq_ring_append).
+ */
+static inline Size
+capq_ring_max_record(void)
+{
+	return (Size) Min(capq_shared->ring_size / 2, (uint64) PG_UINT32_MAX / 2);
+}
+
+/*
+ * Bytes of text or parameters one record may carry: a quarter of the ring,
+ * less room for its header, so that text plus parameters stay within
+ * capq_ring_max_record().
+ */
+static inline Size
+capq_ring_max_payload(void)
+{
+	Size		quarter = capq_ring_max_record() / 2;
+
+	return quarter > 1024 ? quarter - 1024 : 0;
+}
 
 extern Size capq_shared_size(int nslots, int nqueues, Size ring_bytes);
 extern void capq_shared_init(CapqShared *s, void *mem, int nslots,
@@ -236,7 +264,7 @@ extern void capq_ring_retract(uint64 pos);
 extern void capq_ring_clear(void);
 
 /* Read-side iteration; caller holds the lock. Returns NULL at the end. */
-extern CapqRecord *capq_ring_next(uint64 *pos);
+extern CapqRecord *capq_ring_next(uint64 *pos, uint64 end);
 extern bool capq_record_has_capture(const CapqRecord *rec, uint64 capture_id,
 									int32 *phase);
 

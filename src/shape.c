@@ -151,8 +151,21 @@ scan_tokens(CapqShape *shape)
 	}
 	PG_CATCH();
 	{
-		/* a lexical error (a truncated text, say): no tokens */
+		ErrorData  *edata;
+
+		/*
+		 * A lexical error (a truncated text, say) means no tokens.  Anything
+		 * else -- out of memory, a cancel -- is not the text's fault and goes
+		 * on up.  The core scanner raises syntax errors (class 42), bad
+		 * escapes (class 22) and unsupported Unicode escapes (0A000).
+		 */
 		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+			edata->sqlerrcode != ERRCODE_FEATURE_NOT_SUPPORTED)
+			PG_RE_THROW();
+		FreeErrorData(edata);
 		FlushErrorState();
 		ok = false;
 	}
