@@ -17,11 +17,12 @@
 #   Python      test/python/test_*.py, pytest, database capq_py
 #   stress      test/stress/test_*.py, pytest, database capq_stress
 #   Node        test/node (package.json): npm install, node --test *.test.{js,mjs}, database capq_node
+#   nodeclient  clients/node/test/*.test.mjs (the Node module), database capq_node_client
 # Python and Node tests get PGHOST/PGPORT/PGUSER/PGDATABASE (main instance) and
 # CAPQ_{MAIN,TINY,LOCAL}_{HOST,PORT}, CAPQ_TCP_HOST=127.0.0.1; their database
 # exists on all three instances, with capquery created on main and tiny (not
 # on local: the test's CREATE EXTENSION there is what loads the library).
-# Options (environment): CAPQ_SUITES="regress pgtap python stress node" to run
+# Options (environment): CAPQ_SUITES="regress pgtap python stress node nodeclient" to run
 # only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 900);
 # CAPQ_PORT_BASE (default 54329: main, +1 tiny, +2 local); CAPQ_PG_ROOT=DIR
 # installs into a private copy of PostgreSQL 15 under DIR (made on first use)
@@ -39,7 +40,7 @@ PORT_BASE=${CAPQ_PORT_BASE:-54329}
 export PGTEMP_BINDIR=$PG_BIN
 PYTHON=/usr/bin/python3
 SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-900}
-SUITES=${CAPQ_SUITES:-regress pgtap python stress node}
+SUITES=${CAPQ_SUITES:-regress pgtap python stress node nodeclient}
 
 # shellcheck source=../scripts/pgtemp.sh
 source "$REPO/scripts/pgtemp.sh"
@@ -339,6 +340,36 @@ if want node && [[ -f "$REPO/test/node/package.json" ]]; then
     if ((rc != 0 && failed == 0)); then failed=1; note="node exit $rc"; fi
     ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
     record node "$passed" "$failed" "$note"
+  fi
+fi
+
+# ---------------------------------------------------------------- Node client module
+# clients/node (the capquery module for node --test, Jest, Vitest): its own
+# tests, clients/node/test/*.test.mjs, with pg from npm, database capq_node_client.
+if want nodeclient && [[ -f "$REPO/clients/node/package.json" ]]; then
+  banner "Node client module (node --test: clients/node/test)"
+  nc_files=("$REPO"/clients/node/test/*.test.mjs)
+  if ! make_db capq_node_client capquery; then
+    record "node client" 0 1 "could not create capq_node_client"
+  elif ! run_limited "$WORK/npm-client.log" "$REPO/clients/node" \
+         npm install --no-audit --no-fund --no-package-lock; then
+    record "node client" 0 1 "npm install failed"
+  else
+    rc=0
+    # (--test-force-exit where node has it, as for test/node above)
+    nc_opts=()
+    grep -q -- --test-force-exit <<<"$(node --help 2>/dev/null || true)" && nc_opts+=(--test-force-exit)
+    run_limited "$WORK/node-client.log" "$REPO/clients/node" env PGDATABASE=capq_node_client \
+      node --test "${nc_opts[@]}" --test-reporter=spec "${nc_files[@]}" || rc=$?
+    passed=$(num '^ℹ pass ([0-9]+)$' "$WORK/node-client.log")
+    failed=$(( $(num '^ℹ fail ([0-9]+)$' "$WORK/node-client.log") +
+               $(num '^ℹ cancelled ([0-9]+)$' "$WORK/node-client.log") ))
+    skipped=$(num '^ℹ skipped ([0-9]+)$' "$WORK/node-client.log")
+    note=""
+    ((skipped > 0)) && note="$skipped skipped"
+    if ((rc != 0 && failed == 0)); then failed=1; note="node exit $rc"; fi
+    ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
+    record "node client" "$passed" "$failed" "$note"
   fi
 fi
 
