@@ -214,6 +214,31 @@ func TestBeginTxSendsBeginReadWrite(t *testing.T) {
 	}
 }
 
+// db.Begin() goes through BeginTx as well: on a pool joined by label, the
+// transaction's first statement is BEGIN READ WRITE too.
+func TestPoolBeginSendsBeginReadWrite(t *testing.T) {
+	ctx := context.Background()
+	label := fmt.Sprintf("go-begin-%d", time.Now().UnixNano())
+	app := open(t, fmt.Sprintf("options='-c capquery.session=%s'", label))
+	owner := pinned(t, open(t, ""))
+	exec(t, owner, "SELECT capq_begin($1)", label)
+	tx, err := app.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, owner, "SELECT capq_end()")
+	var got string
+	if err := owner.QueryRowContext(ctx, "SELECT string_agg(query, '; ' ORDER BY seq) FROM capq_queries()").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "BEGIN READ WRITE; ROLLBACK" {
+		t.Errorf("captured %q", got)
+	}
+}
+
 // Over TCP, lib/pq's default sslmode (require) cannot reach a server without SSL.
 func TestDefaultSSLModeFailsAgainstATestServer(t *testing.T) {
 	db, err := sql.Open("postgres", fmt.Sprintf("host=127.0.0.1 port=%s user=postgres dbname=postgres", os.Getenv("PGPORT")))

@@ -181,7 +181,7 @@ class AlarmRecipeTest {
     exec(conn, "SELECT capq_begin('" + label + "')");
     try (Connection plain = connect(props("options", "-c capquery.session=" + label));
          Connection assumed = connect(props("options", "-c capquery.session=" + label,
-             "assumeMinServerVersion", "15"))) {
+             "assumeMinServerVersion", "9.0"))) {
       assertTrue(plain.isValid(1) && assumed.isValid(1));
     }
     exec(conn, "SELECT capq_end()");

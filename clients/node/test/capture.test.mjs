@@ -177,3 +177,24 @@ test('a Pool with no label and scope backend is refused with the way out', async
     await pool.end();
   }
 });
+
+test('a Pool with scope database: the pool\'s statements are captured without a label', async () => {
+  const pool = new pg.Pool(connectionConfig({ max: 2 }));
+  try {
+    const pooled = await Promise.all([pool.connect(), pool.connect()]);
+    const poolPids = new Set(pooled.map((c) => c.processID));
+    pooled.forEach((c) => c.release());
+    const cap = await capture(pool, () => lazyLoad(pool, SCHEMA, 3), { scope: 'database' });
+    try {
+      assert.equal(cap.label, null);
+      // other test files share this database and run meanwhile: look at the pool's backends only
+      const ours = (await cap.queries()).filter((r) => poolPids.has(r.pid));
+      assert.equal(ours.length, 1 + 3);
+      assert.ok(ours.every((r) => r.kind === 'select'));
+    } finally {
+      await cap.close();
+    }
+  } finally {
+    await pool.end();
+  }
+});
