@@ -11,6 +11,10 @@ PACKAGES=(
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   python3-psycopg2 python3-psycopg python3-sqlalchemy python3-pytest
   valgrind
+  # the recipes in examples/ (Go, Java, Ruby) and their drivers
+  golang-go golang-github-lib-pq-dev
+  default-jdk-headless libpostgresql-jdbc-java junit5
+  ruby ruby-pg ruby-activerecord
 )
 
 # Node.js and npm come with the machine (not from apt); Debian's are the

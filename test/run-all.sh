@@ -17,11 +17,13 @@
 #   Python      test/python/test_*.py, pytest, database capq_py
 #   stress      test/stress/test_*.py, pytest, database capq_stress
 #   Node        test/node (package.json): npm install, node --test *.test.{js,mjs}, database capq_node
+#   nodeclient  clients/node/test/*.test.mjs (the Node module), database capq_node_client
+#   go java ruby  the recipes in examples/<lang> (run.sh; ruby: minitest), database capq_<lang>
 # Python and Node tests get PGHOST/PGPORT/PGUSER/PGDATABASE (main instance) and
 # CAPQ_{MAIN,TINY,LOCAL}_{HOST,PORT}, CAPQ_TCP_HOST=127.0.0.1; their database
 # exists on all three instances, with capquery created on main and tiny (not
 # on local: the test's CREATE EXTENSION there is what loads the library).
-# Options (environment): CAPQ_SUITES="regress pgtap python stress node" to run
+# Options (environment): CAPQ_SUITES="regress pgtap python stress node nodeclient go java ruby" to run
 # only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 900);
 # CAPQ_PORT_BASE (default 54329: main, +1 tiny, +2 local); CAPQ_PG_ROOT=DIR
 # installs into a private copy of PostgreSQL 15 under DIR (made on first use)
@@ -39,7 +41,7 @@ PORT_BASE=${CAPQ_PORT_BASE:-54329}
 export PGTEMP_BINDIR=$PG_BIN
 PYTHON=/usr/bin/python3
 SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-900}
-SUITES=${CAPQ_SUITES:-regress pgtap python stress node}
+SUITES=${CAPQ_SUITES:-regress pgtap python stress node nodeclient go java ruby}
 
 # shellcheck source=../scripts/pgtemp.sh
 source "$REPO/scripts/pgtemp.sh"
@@ -340,6 +342,76 @@ if want node && [[ -f "$REPO/test/node/package.json" ]]; then
     ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
     record node "$passed" "$failed" "$note"
   fi
+fi
+
+# ---------------------------------------------------------------- Node client module
+# clients/node (the capquery module for node --test, Jest, Vitest): its own
+# tests, clients/node/test/*.test.mjs, with pg from npm, database capq_node_client.
+if want nodeclient && [[ -f "$REPO/clients/node/package.json" ]]; then
+  banner "Node client module (node --test: clients/node/test)"
+  nc_files=("$REPO"/clients/node/test/*.test.mjs)
+  if ! make_db capq_node_client capquery; then
+    record "node client" 0 1 "could not create capq_node_client"
+  elif ! run_limited "$WORK/npm-client.log" "$REPO/clients/node" \
+         npm install --no-audit --no-fund --no-package-lock; then
+    record "node client" 0 1 "npm install failed"
+  else
+    rc=0
+    # (--test-force-exit where node has it, as for test/node above)
+    nc_opts=()
+    grep -q -- --test-force-exit <<<"$(node --help 2>/dev/null || true)" && nc_opts+=(--test-force-exit)
+    run_limited "$WORK/node-client.log" "$REPO/clients/node" env PGDATABASE=capq_node_client \
+      node --test "${nc_opts[@]}" --test-reporter=spec "${nc_files[@]}" || rc=$?
+    passed=$(num '^ℹ pass ([0-9]+)$' "$WORK/node-client.log")
+    failed=$(( $(num '^ℹ fail ([0-9]+)$' "$WORK/node-client.log") +
+               $(num '^ℹ cancelled ([0-9]+)$' "$WORK/node-client.log") ))
+    skipped=$(num '^ℹ skipped ([0-9]+)$' "$WORK/node-client.log")
+    note=""
+    ((skipped > 0)) && note="$skipped skipped"
+    if ((rc != 0 && failed == 0)); then failed=1; note="node exit $rc"; fi
+    ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
+    record "node client" "$passed" "$failed" "$note"
+  fi
+fi
+
+# ---------------------------------------------------------------- recipes (Go, Java, Ruby)
+# examples/{go,java,ruby}: the AlarmPanel/Sensor recipes, each against the main
+# instance in a database of its own (capq_<lang>, capquery created), each
+# counted from its runner's own output: go test -v's "--- PASS/FAIL" lines,
+# the JUnit console launcher's "[ N tests successful/failed ]", minitest's
+# "N runs, N assertions, N failures, N errors, N skips".
+# run_recipe NAME DB LOG CMD...: create DB, run CMD with PGDATABASE=DB; sets rc
+run_recipe() {
+  local name=$1 db=$2 log=$3; shift 3
+  banner "$name recipe ($*)"
+  rc=0
+  if ! make_db "$db" capquery; then echo "could not create $db" >"$log"; rc=1; return; fi
+  run_limited "$log" "$REPO" env PGDATABASE="$db" "$@" || rc=$?
+}
+# record_recipe NAME PASSED FAILED: a non-zero exit counts as one failure when none was counted
+record_recipe() {
+  local note=""
+  local failed=$3
+  if ((rc != 0 && failed == 0)); then failed=1; note="exit $rc"; fi
+  ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
+  record "$1" "$2" "$failed" "$note"
+}
+if want go && [[ -f "$REPO/examples/go/run.sh" ]]; then
+  run_recipe go capq_go "$WORK/go.log" bash examples/go/run.sh
+  record_recipe "go recipe" "$(grep -cE '^ *--- PASS: ' "$WORK/go.log" || true)" \
+    "$(grep -cE '^ *--- FAIL: ' "$WORK/go.log" || true)"
+fi
+if want java && [[ -f "$REPO/examples/java/run.sh" ]]; then
+  run_recipe java capq_java "$WORK/java.log" bash examples/java/run.sh
+  record_recipe "java recipe" "$(num '^\[ *([0-9]+) tests successful *\]$' "$WORK/java.log")" \
+    "$(num '^\[ *([0-9]+) tests failed *\]$' "$WORK/java.log")"
+fi
+if want ruby && [[ -f "$REPO/examples/ruby/alarm_recipe_test.rb" ]]; then
+  run_recipe ruby capq_ruby "$WORK/ruby.log" ruby examples/ruby/alarm_recipe_test.rb -v
+  runs=$(num '^([0-9]+) runs, [0-9]+ assertions, .*' "$WORK/ruby.log")
+  bad=$(( $(num '^[0-9]+ runs, [0-9]+ assertions, ([0-9]+) failures.*' "$WORK/ruby.log") +
+          $(num '^[0-9]+ runs, .* ([0-9]+) errors.*' "$WORK/ruby.log") ))
+  record_recipe "ruby recipe" $((runs > bad ? runs - bad : 0)) "$bad"
 fi
 
 # ---------------------------------------------------------------- server health
