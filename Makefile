@@ -74,6 +74,10 @@ installcheck-isolation:
 prove_installcheck:
 	$(prove_installcheck)
 
+# make print-VARIABLE: its value (test/run-all.sh reads TAP_KNOWN_FAILURES)
+print-%:
+	@echo '$($*)'
+
 # Main job: a demonstration capture against a throwaway, preloaded PostgreSQL.
 demo:
 	bash scripts/demo.sh
