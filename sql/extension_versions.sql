@@ -1,6 +1,9 @@
 --
 -- extension_versions: every older version updates to the current one.
 --
+-- From every version that can be installed, ALTER EXTENSION capquery UPDATE
+-- reaches the default version with the objects of a fresh install (the last
+-- query: one row per older version).
 -- CREATE EXTENSION capquery VERSION '1.0' installs 1.0 as it was released
 -- (capq_fingerprint IMMUTABLE); ALTER EXTENSION capquery UPDATE brings it to
 -- the default version, and the updated extension has exactly the objects,
@@ -77,3 +80,37 @@ SELECT 'only in fresh install', * FROM (TABLE fresh EXCEPT TABLE updated) f
 ORDER BY 1, 2;
 
 DROP TABLE updated, fresh;
+
+-- every older version, updated, against a fresh install
+CREATE FUNCTION pg_temp.update_paths()
+RETURNS TABLE (from_version text, to_version text, differences bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v text;
+BEGIN
+  DROP EXTENSION capquery;
+  CREATE EXTENSION capquery;
+  CREATE TEMP TABLE fresh_objects AS SELECT * FROM pg_temp.capq_objects();
+  FOR v IN
+    SELECT a.version FROM pg_available_extension_versions a
+     WHERE a.name = 'capquery'
+       AND a.version <> (SELECT default_version FROM pg_available_extensions
+                          WHERE name = 'capquery')
+     ORDER BY string_to_array(a.version, '.')::int[]
+  LOOP
+    DROP EXTENSION capquery;
+    EXECUTE format('CREATE EXTENSION capquery VERSION %L', v);
+    ALTER EXTENSION capquery UPDATE;
+    from_version := v;
+    SELECT extversion INTO to_version FROM pg_extension WHERE extname = 'capquery';
+    SELECT count(*) INTO differences
+      FROM ((TABLE fresh_objects EXCEPT SELECT * FROM pg_temp.capq_objects())
+            UNION ALL
+            (SELECT * FROM pg_temp.capq_objects() EXCEPT TABLE fresh_objects)) d;
+    RETURN NEXT;
+  END LOOP;
+  DROP EXTENSION capquery;
+  CREATE EXTENSION capquery;
+  DROP TABLE fresh_objects;
+END $$;
+SELECT * FROM pg_temp.update_paths();

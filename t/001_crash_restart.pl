@@ -38,11 +38,13 @@ is($owner->query_safe('SELECT capq_count()'),
 
 my $log_offset = -s $node->logfile;
 kill 'KILL', $victim_pid;
-$node->poll_query_until('postgres', 'SELECT 1', '1');
-ok( $node->log_contains(
-		qr/terminated by signal 9: Killed.*all server processes terminated; reinitializing/s,
-		$log_offset),
+ok( eval {
+		$node->wait_for_log(
+			qr/terminated by signal 9: Killed.*all server processes terminated; reinitializing.*database system is ready to accept connections/s,
+			$log_offset);
+	},
 	'the postmaster reinitialized after the crash');
+$node->poll_query_until('postgres', 'SELECT 1', '1');
 eval { $owner->quit };
 eval { $victim->quit };
 

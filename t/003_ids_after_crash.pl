@@ -43,10 +43,13 @@ my $victim = $node->background_psql('postgres', on_error_stop => 0);
 my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
 my $log_offset = -s $node->logfile;
 kill 'KILL', $victim_pid;
-$node->poll_query_until('postgres', 'SELECT 1', '1');
-ok($node->log_contains(qr/all server processes terminated; reinitializing/,
-		$log_offset),
+ok( eval {
+		$node->wait_for_log(
+			qr/all server processes terminated; reinitializing.*database system is ready to accept connections/s,
+			$log_offset);
+	},
 	'the postmaster reinitialized after the crash');
+$node->poll_query_until('postgres', 'SELECT 1', '1');
 eval { $victim->quit };
 my @after_crash = take_ids(3);
 push @ids, @after_crash;
