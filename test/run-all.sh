@@ -15,8 +15,10 @@
 #               also run sql/overflow*.sql (64kB ring) and sql/local*.sql (no
 #               preload); TAP_KNOWN_FAILURES in the Makefile are left out
 #               These three run as the postgres OS user (initdb refuses root) on a
-#               copy of the tree, against the private install (pg_config of
-#               CAPQ_PG_ROOT); results/ and regression.diffs are copied back.
+#               copy of the tree, with the pg_config of the install (CAPQ_PG_ROOT's,
+#               else the system's); their servers listen on unix sockets only.
+#               results/ and regression.diffs are copied back (TAP logs to
+#               results/tap/ when a TAP test fails).
 #   pgTAP       test/pgtap/*.sql with pg_prove, database capq_tap (pgtap + capquery)
 #   Python      test/python/test_*.py, pytest, database capq_py
 #   stress      test/stress/test_*.py, pytest, database capq_stress
