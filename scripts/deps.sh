@@ -3,12 +3,15 @@
 # Idempotent: when every package is already installed it only checks (dpkg-query)
 # and returns at once; otherwise it runs apt-get update + install once.
 # pgbench comes with postgresql-client-15 (a dependency of postgresql-15).
+# The TAP tests (t/*.pl) use PostgreSQL::Test::Cluster from
+# postgresql-server-dev-15, which needs IPC::Run; prove comes with perl.
 set -euo pipefail
 
 PACKAGES=(
   make gcc
   postgresql-15 postgresql-server-dev-15 postgresql-client-15
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+  perl libipc-run-perl
   python3-psycopg2 python3-psycopg python3-sqlalchemy python3-pytest
   valgrind
   # the recipes in examples/ (Go, Java, Ruby) and their drivers

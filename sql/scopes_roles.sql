@@ -3,7 +3,8 @@
 -- role sees of statements run by other roles (CONTRACT: Visibility and
 -- privileges).
 --
--- Three kinds of role: the superuser running this file (postgres), a
+-- Three kinds of role: the superuser running this file (shown as postgres,
+-- whatever its name, so that any OS user can run make installcheck), a
 -- member of pg_read_all_stats (capq_stats) and a plain role (capq_plain),
 -- plus capq_team, a member of capq_plain (it has capq_plain's privileges).
 -- One session can only show what happens within one backend, so the
@@ -15,6 +16,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS capquery;
 RESET client_min_messages;
+SELECT current_user AS superuser \gset
 \set VERBOSITY terse
 CREATE ROLE capq_plain LOGIN;
 CREATE ROLE capq_stats LOGIN IN ROLE pg_read_all_stats;
@@ -61,11 +63,11 @@ SELECT capq_begin(label => 'stats-database', scope => 'database') > 0 AS began;
 SELECT 'stats in database scope' AS s;
 SELECT scope, state FROM capq_sessions()
  WHERE owner_pid = pg_backend_pid() AND state = 'active';
-SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, query FROM capq_queries() WHERE pid = pg_backend_pid();
 SELECT capq_end() >= 1 AS ended;
 SELECT capq_begin(label => 'stats-all', scope => 'all') > 0 AS began;
 SELECT 'stats in all scope' AS s;
-SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, query FROM capq_queries() WHERE pid = pg_backend_pid();
 SELECT capq_end() >= 1 AS ended;
 SELECT capq_begin(label => 'stats-backend') > 0 AS began;
 SELECT capq_end();
@@ -81,11 +83,11 @@ RESET SESSION AUTHORIZATION;
 -- and so may the superuser
 SELECT capq_begin(label => 'super-database', scope => 'database') > 0 AS began;
 SELECT 'super in database scope' AS s;
-SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, query FROM capq_queries() WHERE pid = pg_backend_pid();
 SELECT capq_end() >= 1 AS ended;
 SELECT capq_begin(label => 'super-all', scope => 'all') > 0 AS began;
 SELECT 'super in all scope' AS s;
-SELECT username, query FROM capq_queries() WHERE pid = pg_backend_pid();
+SELECT CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, query FROM capq_queries() WHERE pid = pg_backend_pid();
 SELECT capq_end() >= 1 AS ended;
 -- an unknown scope is 22023 for everybody
 SET ROLE capq_plain;
@@ -150,21 +152,21 @@ RESET ROLE;
 -- the plain role sees its own statements and nobody else's; it does not
 -- have the privileges of the superuser, of capq_stats or of capq_team
 SET ROLE capq_plain;
-SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+SELECT seq, CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, kind, query, params FROM capq_queries() ORDER BY seq;
 RESET ROLE;
 
 -- capq_team has capq_plain's privileges: it also sees capq_plain's text
 SET ROLE capq_team;
-SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+SELECT seq, CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, kind, query, params FROM capq_queries() ORDER BY seq;
 RESET ROLE;
 
 -- a pg_read_all_stats member sees every text and parameter
 SET ROLE capq_stats;
-SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+SELECT seq, CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, kind, query, params FROM capq_queries() ORDER BY seq;
 RESET ROLE;
 
 -- so does the superuser
-SELECT seq, username, kind, query, params FROM capq_queries() ORDER BY seq;
+SELECT seq, CASE username WHEN :'superuser' THEN 'postgres' ELSE username END AS username, kind, query, params FROM capq_queries() ORDER BY seq;
 
 -- the same masking through SET SESSION AUTHORIZATION
 SET SESSION AUTHORIZATION capq_plain;

@@ -8,11 +8,17 @@
 #   tiny  54330  shared_preload_libraries='capquery', capquery.buffer_size='64kB'
 #   local 54331  no preload (the library loads on first use)
 # Suites, each skipped when it has no files:
-#   pg_regress  sql/*.sql except sql/capquery--*.sql, in name order, one database per
-#               instance (capq_regress_<instance>): sql/overflow*.sql on tiny,
-#               sql/local*.sql on local, the rest on main. Each file creates what
-#               it needs (CREATE EXTENSION capquery ...). A file with no
-#               expected/<name>.out fails; its output is left in results/<name>.out.
+#   regress     make installcheck-regress: the pg_regress files sql/*.sql (REGRESS
+#               in the Makefile) on pg_regress's own temporary preloaded instance
+#   isolation   make installcheck-isolation: specs/*.spec with pg_isolation_regress
+#   tap         make prove_installcheck: t/*.pl (PostgreSQL::Test::Cluster), which
+#               also run sql/overflow*.sql (64kB ring) and sql/local*.sql (no
+#               preload); TAP_KNOWN_FAILURES in the Makefile are left out
+#               These three run as the postgres OS user (initdb refuses root) on a
+#               copy of the tree, with the pg_config of the install (CAPQ_PG_ROOT's,
+#               else the system's); their servers listen on unix sockets only.
+#               results/ and regression.diffs are copied back (TAP logs to
+#               results/tap/ when a TAP test fails).
 #   pgTAP       test/pgtap/*.sql with pg_prove, database capq_tap (pgtap + capquery)
 #   Python      test/python/test_*.py, pytest, database capq_py
 #   stress      test/stress/test_*.py, pytest, database capq_stress
@@ -23,7 +29,7 @@
 # CAPQ_{MAIN,TINY,LOCAL}_{HOST,PORT}, CAPQ_TCP_HOST=127.0.0.1; their database
 # exists on all three instances, with capquery created on main and tiny (not
 # on local: the test's CREATE EXTENSION there is what loads the library).
-# Options (environment): CAPQ_SUITES="regress pgtap python stress node nodeclient go java ruby" to run
+# Options (environment): CAPQ_SUITES="regress isolation tap pgtap python stress node nodeclient go java ruby" to run
 # only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 900);
 # CAPQ_PORT_BASE (default 54329: main, +1 tiny, +2 local); CAPQ_PG_ROOT=DIR
 # installs into a private copy of PostgreSQL 15 under DIR (made on first use)
@@ -36,12 +42,11 @@ cd "$REPO"
 PG_ROOT=${CAPQ_PG_ROOT:-}
 PG_BIN=$PG_ROOT/usr/lib/postgresql/15/bin
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 PORT_BASE=${CAPQ_PORT_BASE:-54329}
 export PGTEMP_BINDIR=$PG_BIN
 PYTHON=/usr/bin/python3
 SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-900}
-SUITES=${CAPQ_SUITES:-regress pgtap python stress node nodeclient go java ruby}
+SUITES=${CAPQ_SUITES:-regress isolation tap pgtap python stress node nodeclient go java ruby}
 
 # shellcheck source=../scripts/pgtemp.sh
 source "$REPO/scripts/pgtemp.sh"
@@ -157,7 +162,8 @@ if [[ -n "$PG_ROOT" && ! -x "$PG_BIN/postgres" ]]; then
   chmod 755 "$PG_ROOT"
 fi
 rm -rf "$REPO/results" "$REPO/regression.diffs"
-if ! make -C "$REPO" PG_CONFIG="$PG_CONFIG" all </dev/null ||
+# warnings are errors here (CI), not in users' builds
+if ! make -C "$REPO" PG_CONFIG="$PG_CONFIG" COPT=-Werror all </dev/null ||
    ! make -C "$REPO" PG_CONFIG="$PG_CONFIG" ${PG_ROOT:+DESTDIR="$PG_ROOT"} install </dev/null >"$WORK/install.log" 2>&1; then
   [[ -s "$WORK/install.log" ]] && cat "$WORK/install.log"
   record build 0 1 "make or make install failed"
@@ -186,76 +192,76 @@ export PYTHONDONTWRITEBYTECODE=1
 mkdir -p "$WORK/bin" && ln -s "$PYTHON" "$WORK/bin/python3" && ln -s "$PYTHON" "$WORK/bin/python"
 export PATH="$WORK/bin:$PG_BIN:$PATH"
 
-# ---------------------------------------------------------------- pg_regress
-# run_regress INSTANCE TEST...
-run_regress() {
-  local inst=$1; shift
-  local out=$WORK/regress/$inst in=$WORK/regress/$inst/in
-  local t f missing=() rc=0
-  mkdir -p "$in/expected" "$out"
-  # a private input dir: sql/ and the expected files of the repository, plus an
-  # empty expected file for a test that has none (pg_regress would abort otherwise)
-  ln -s "$REPO/sql" "$in/sql"
-  for d in input output data; do [[ -d "$REPO/$d" ]] && ln -s "$REPO/$d" "$in/$d"; done
-  for f in "$REPO"/expected/*; do [[ -e "$f" ]] && ln -s "$f" "$in/expected/"; done
-  for t in "$@"; do
-    if [[ ! -e "$in/expected/$t.out" ]]; then : >"$in/expected/$t.out"; missing+=("$t"); fi
-  done
+# ---------------------------------------------------------------- make installcheck
+# pg_regress, isolation and TAP tests start their own servers (initdb refuses
+# root), so they run as postgres on a copy of the tree it can write, with the
+# pg_config of the install the extension went into.
+CHECK=$WORK/check
+CHECK_PG_CONFIG=$PG_BIN/pg_config
+if want regress || want isolation || want tap; then
+  chmod 711 "$WORK"
+  mkdir -p "$CHECK"
+  tar -C "$REPO" --exclude=./.git --exclude=node_modules --exclude=./results \
+    --exclude='./tmp_check*' --exclude=./output_iso --exclude=./log -cf - . | tar -C "$CHECK" -xf -
+  chown -R postgres:postgres "$CHECK"
+fi
 
-  # --use-existing does not create the database: do it as pg_regress would
-  local db=capq_regress_$inst
-  if ! sql "$inst" -d postgres -c "CREATE DATABASE $db TEMPLATE=template0" -c "
-      ALTER DATABASE $db SET lc_messages TO 'C'; ALTER DATABASE $db SET lc_monetary TO 'C';
-      ALTER DATABASE $db SET lc_numeric TO 'C'; ALTER DATABASE $db SET lc_time TO 'C';
-      ALTER DATABASE $db SET bytea_output TO 'hex';
-      ALTER DATABASE $db SET timezone_abbreviations TO 'Default'"; then
-    record "pg_regress ($inst)" 0 1 "could not create $db"
-    return
-  fi
-
-  local host_var=PGTEMP_${inst^^}_HOST port_var=PGTEMP_${inst^^}_PORT
-  run_limited "$out/pg_regress.log" "$REPO" "$PG_REGRESS" --use-existing --inputdir="$in" \
-    --outputdir="$out" --bindir="$PG_BIN" --host="${!host_var}" --port="${!port_var}" \
-    --user=postgres --dbname="$db" "$@" || rc=$?
-
+# installcheck_part SUITE TARGET [MAKE ARGS...]: run one part of make installcheck,
+# counting its "... ok" / "... FAILED" lines (pg_regress, pg_isolation_regress)
+installcheck_part() {
+  local suite=$1 target=$2 log=$WORK/$1.log rc=0; shift 2
+  run_limited "$log" "$CHECK" env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE \
+    runuser -u postgres -- make -s PG_CONFIG="$CHECK_PG_CONFIG" "$target" "$@" || rc=$?
   local p fl note=""
-  p=$(grep -cE '^(test +)?[^ ]+ +\.\.\. ok' "$out/pg_regress.log" || true)
-  fl=$(grep -cE '\.\.\. FAILED' "$out/pg_regress.log" || true)
-  if ((rc != 0 && fl == 0)); then fl=1; note="pg_regress exit $rc"; fi
+  p=$(grep -cE '^(test +)?[^ ]+ +\.\.\. ok' "$log" || true)
+  fl=$(grep -cE '\.\.\. FAILED' "$log" || true)
+  if ((rc != 0 && fl == 0)); then fl=1; note="make $target exit $rc"; fi
   ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
-  mkdir -p "$REPO/results"
-  cp "$out"/results/*.out "$REPO/results/" 2>/dev/null || true
-  for t in "${missing[@]}"; do
-    echo "note: no expected/$t.out; its output is in results/$t.out"
-    note="${note:+$note; }no expected/$t.out"
-  done
-  if [[ -s "$out/regression.diffs" ]]; then
-    banner "regression.diffs ($inst)"
-    cat "$out/regression.diffs"
-    cat "$out/regression.diffs" >>"$REPO/regression.diffs"
-  fi
-  record "pg_regress ($inst)" "$p" "$fl" "$note"
+  record "$suite" "$p" "$fl" "$note"
 }
 
-if want regress; then
-  shopt -s nullglob
-  main_tests=() tiny_tests=() local_tests=()
-  for f in "$REPO"/sql/*.sql; do
-    t=$(basename "$f" .sql)
-    case "$t" in
-      capquery--*) ;;
-      overflow*) tiny_tests+=("$t") ;;
-      local*) local_tests+=("$t") ;;
-      *) main_tests+=("$t") ;;
-    esac
-  done
-  shopt -u nullglob
-  for inst in main tiny local; do
-    eval "tests=(\"\${${inst}_tests[@]}\")"
-    ((${#tests[@]} == 0)) && continue
-    banner "pg_regress on $inst: ${tests[*]}"
-    run_regress "$inst" "${tests[@]}"
-  done
+# copy_check_results DIR: results/*.out and regression.diffs of a pg_regress run
+copy_check_results() {
+  mkdir -p "$REPO/results"
+  cp "$1"/results/*.out "$REPO/results/" 2>/dev/null || true
+  if [[ -s "$1/regression.diffs" ]]; then
+    banner "regression.diffs ($1)"
+    cat "$1/regression.diffs"
+    cat "$1/regression.diffs" >>"$REPO/regression.diffs"
+  fi
+}
+
+if want regress && compgen -G "$REPO/sql/*.sql" >/dev/null; then
+  banner "pg_regress (make installcheck-regress)"
+  installcheck_part "pg_regress" installcheck-regress
+  copy_check_results "$CHECK"
+fi
+
+if want isolation && compgen -G "$REPO/specs/*.spec" >/dev/null; then
+  banner "isolation (make installcheck-isolation)"
+  installcheck_part isolation installcheck-isolation
+  copy_check_results "$CHECK/output_iso"
+fi
+
+if want tap && compgen -G "$REPO/t/*.pl" >/dev/null; then
+  banner "TAP (make prove_installcheck)"
+  log=$WORK/tap.log
+  rc=0
+  run_limited "$log" "$CHECK" env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE \
+    runuser -u postgres -- make -s PG_CONFIG="$CHECK_PG_CONFIG" prove_installcheck || rc=$?
+  total=$(num '^Files=[0-9]+, Tests=([0-9]+),.*' "$log")
+  failed=$(grep -oE '\(Wstat: [0-9]+.*Tests: [0-9]+ Failed: [0-9]+\)' "$log" |
+           sed -E 's/.*Failed: ([0-9]+)\)/\1/' | awk '{s+=$1} END {print s+0}' || true)
+  known=$(make -s -C "$CHECK" PG_CONFIG="$CHECK_PG_CONFIG" print-TAP_KNOWN_FAILURES 2>/dev/null || true)
+  note=${known:+"not run, known failures: $known"}
+  if ((rc != 0 && failed == 0)); then failed=1; note="prove exit $rc${note:+; $note}"; fi
+  ((rc == 124 || rc == 137)) && note="timed out after ${SUITE_TIMEOUT}s"
+  if ((rc != 0)) && [[ -d "$CHECK/tmp_check/log" ]]; then
+    mkdir -p "$REPO/results/tap"
+    cp -r "$CHECK/tmp_check/log/." "$REPO/results/tap/"
+    echo "TAP logs (regress_log_* and server logs) are in results/tap/"
+  fi
+  record TAP "$((total > failed ? total - failed : 0))" "$failed" "$note"
 fi
 
 # ---------------------------------------------------------------- pgTAP

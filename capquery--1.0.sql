@@ -1,5 +1,10 @@
-/* capquery--1.0.sql: the SQL interface of ../shared/CONTRACT.md (v1) */
+/*
+ * capquery--1.0.sql: the SQL objects of capquery 1.0, run by CREATE EXTENSION.
+ * A newer version is installed by this script followed by the update scripts
+ * capquery--1.0--1.1.sql and so on; doc/sql-interface.md documents them all.
+ */
 
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION capquery" to load this file. \quit
 
 -- Capture lifecycle

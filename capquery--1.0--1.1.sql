@@ -1,0 +1,15 @@
+/* capquery--1.0--1.1.sql: update capquery from version 1.0 to 1.1 */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION capquery UPDATE TO '1.1'" to load this file. \quit
+
+-- capq_fingerprint depends on standard_conforming_strings (how the scanner
+-- reads backslashes in literals), so it is not IMMUTABLE: an expression index
+-- on it could return wrong rows.
+ALTER FUNCTION capq_fingerprint(text) STABLE;
+
+-- Further 1.1 changes go below, each with a comment saying what changed and
+-- why: new capq_queries() columns (error, error_message, started_at) and
+-- capq_report().  A function whose result columns change gets a new C entry
+-- point (e.g. capq_queries_1_1) so that a 1.0 definition keeps working with
+-- the newer library, as pg_stat_statements does.

@@ -1,0 +1,65 @@
+# t/003_ids_after_crash.pl: capture ids never repeat across a crash-restart
+# followed by a clean restart.  (The ids handed out right after a crash start
+# again from the last clean shutdown's value, a documented limitation; this
+# checks that the clean shutdown after the crash still saves where they got
+# to, so that the next start continues past them.)
+#
+# KNOWN FAILURE: the shutdown callback that saves the next id is registered
+# once, and a crash-restart clears it, so ids repeat.  Kept out of the
+# default run (TAP_KNOWN_FAILURES in the Makefile) until that is fixed:
+#   make prove_installcheck PROVE_TESTS=t/003_ids_after_crash.pl
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('ids_crash');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'capquery'
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION capquery');
+
+sub take_ids
+{
+	my ($n) = @_;
+	my @ids;
+	push @ids, $node->safe_psql('postgres',
+		'SELECT capq_begin(); SELECT capq_end()') =~ /^(\d+)/
+	  for 1 .. $n;
+	return @ids;
+}
+
+my @ids = take_ids(2);
+$node->restart;
+push @ids, take_ids(2);
+
+# crash: kill -9 a backend, the postmaster reinitializes shared memory
+my $victim = $node->background_psql('postgres', on_error_stop => 0);
+my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
+my $log_offset = -s $node->logfile;
+kill 'KILL', $victim_pid;
+ok( eval {
+		$node->wait_for_log(
+			qr/all server processes terminated; reinitializing.*database system is ready to accept connections/s,
+			$log_offset);
+	},
+	'the postmaster reinitialized after the crash');
+$node->poll_query_until('postgres', 'SELECT 1', '1');
+eval { $victim->quit };
+my @after_crash = take_ids(3);
+push @ids, @after_crash;
+
+$node->restart;
+my ($next) = take_ids(1);
+my $max = (sort { $b <=> $a } @ids)[0];
+cmp_ok($next, '>', $max,
+	"the first id after the clean restart ($next) is larger than every id handed out before (@ids)"
+);
+
+$node->stop;
+done_testing();
