@@ -40,6 +40,12 @@ extern void capq_append_quoted_value(StringInfo buf, const char *value);
 extern bool capq_entry_visible(const CapqEntry *e);
 extern char *capq_entry_text(const CapqEntry *e);
 
+/* text in the reader's database encoding */
+extern char *capq_text_to_reader(const char *text, Size len, int src_encoding,
+								 Size *outlen);
+extern void capq_capture_to_reader_encoding(CapqCapture *cap);
+extern char *capq_label_to_reader(const CapqSlot *slot);
+
 extern char *capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 										CapqKind kind);
 
