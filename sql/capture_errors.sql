@@ -114,7 +114,7 @@ SET capquery.track = 'sometimes';
 -- 42501: a role without privileges
 CREATE ROLE regress_capq_plain;
 CREATE ROLE regress_capq_stats IN ROLE pg_read_all_stats;
-SET ROLE regress_capq_plain;
+SET SESSION AUTHORIZATION regress_capq_plain;
 SELECT capq_reset();
 \echo :LAST_ERROR_SQLSTATE
 SELECT capq_begin(scope => 'database');
@@ -130,20 +130,20 @@ SET capquery.max_query_length = 100;
 -- scope 'backend' needs no privilege
 SELECT capq_begin() > 0 AS began;
 SELECT capq_end();
-RESET ROLE;
+RESET SESSION AUTHORIZATION;
 -- granted EXECUTE, capq_reset() still refuses a non-superuser
 GRANT EXECUTE ON FUNCTION capq_reset() TO regress_capq_plain;
-SET ROLE regress_capq_plain;
+SET SESSION AUTHORIZATION regress_capq_plain;
 SELECT capq_reset();
 \echo :LAST_ERROR_SQLSTATE
-RESET ROLE;
+RESET SESSION AUTHORIZATION;
 REVOKE EXECUTE ON FUNCTION capq_reset() FROM regress_capq_plain;
 -- pg_read_all_stats members may use the wide scopes
-SET ROLE regress_capq_stats;
+SET SESSION AUTHORIZATION regress_capq_stats;
 SELECT capq_begin(scope => 'database') > 0 AS began;
 SELECT scope, state FROM capq_sessions() WHERE owner_pid = pg_backend_pid() AND state = 'active';
 SELECT capq_end() >= 0 AS ended;
-RESET ROLE;
+RESET SESSION AUTHORIZATION;
 
 -- P0004: failed assertions
 SELECT capq_begin() > 0 AS began;

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -35,6 +36,11 @@ int			capq_ntargets = 0;
 CapqTarget *capq_targets = NULL;	/* room for every slot */
 CapqPlans  *capq_target_plans = NULL;
 CapqPlans	capq_plans_wanted = CAPQ_PLANS_OFF;
+int			capq_ncandidates = 0;
+Oid			capq_targets_userid = InvalidOid;
+
+/* per candidate of the last refresh: the capture owner's role */
+static Oid *candidate_owners = NULL;
 
 /* the capture this backend owns and is running; id 0 when none */
 static uint64 my_active_id = 0;
@@ -71,6 +77,22 @@ capq_role_reads_all_stats(void)
 }
 
 /*
+ * May statements run by "author" be read by "reader"?  Its own, those of
+ * roles it has the privileges of, and all of them for superusers and
+ * members of pg_read_all_stats: the rule of pg_stat_statements, used both
+ * for showing text and for which captures a statement may join.  Reads the
+ * catalogs unless the roles are the same.
+ */
+bool
+capq_role_may_read(Oid reader, Oid author)
+{
+	if (reader == author)
+		return true;
+	return has_privs_of_role(reader, author) ||
+		has_privs_of_role(reader, ROLE_PG_READ_ALL_STATS);
+}
+
+/*
  * Backends whose statements are never captured: parallel workers (their
  * leader's statement is already counted) and background processes.
  */
@@ -98,7 +120,16 @@ session_names_slot(const CapqSlot *slot)
 
 /*
  * Recompute the captures this backend's statements go to.  Called by
- * capq_active_targets() when the generation moved.
+ * capq_active_targets() when the generation moved or, while some capture
+ * names this backend, when the current role changed.
+ *
+ * A capture names this backend by its owner (the backend that began it),
+ * its scope, or its label or id in capquery.session; it takes the
+ * statements only if its owner may read them (capq_role_may_read), so no
+ * label, setting or scope lets a role collect another role's statements
+ * that it could not read anyway.  The privilege check reads the catalogs:
+ * it runs here, outside the ring lock, once per change of captures or of
+ * role, never per statement.
  */
 void
 capq_refresh_targets(void)
@@ -106,6 +137,9 @@ capq_refresh_targets(void)
 	CapqShared *s = capq_shared;
 	uint64		generation;
 	int			n = 0;
+	int			kept = 0;
+	bool		complete = true;
+	Oid			me = GetUserId();
 	CapqPlans	plans_wanted = CAPQ_PLANS_OFF;
 
 	if (capq_targets == NULL)
@@ -114,7 +148,14 @@ capq_refresh_targets(void)
 										  s->nslots * sizeof(CapqTarget));
 		capq_target_plans = MemoryContextAlloc(TopMemoryContext,
 											   s->nslots * sizeof(CapqPlans));
+		candidate_owners = MemoryContextAlloc(TopMemoryContext,
+											  s->nslots * sizeof(Oid));
 	}
+
+	/* an error below leaves no targets and another refresh to do */
+	capq_ntargets = 0;
+	capq_ncandidates = 0;
+	capq_seen_generation = 0;
 
 	capq_lock(LW_SHARED);
 	generation = pg_atomic_read_u64(&s->generation);
@@ -138,15 +179,40 @@ capq_refresh_targets(void)
 			capq_targets[n].slot = i;
 			capq_targets[n].phase = 0;
 			capq_target_plans[n] = slot->plans;
-			plans_wanted = Max(plans_wanted, slot->plans);
+			candidate_owners[n] = slot->owner_userid;
 			n++;
 		}
 	}
 	capq_unlock();
 
-	capq_ntargets = n;
+	for (int i = 0; i < n; i++)
+	{
+		bool		may_read;
+
+		if (candidate_owners[i] == me)
+			may_read = true;
+		else if (IsTransactionState())
+			may_read = capq_role_may_read(candidate_owners[i], me);
+		else
+		{
+			/* no catalog access (ROLLBACK of a failed transaction): skip
+			 * it for now and check again at the next statement */
+			may_read = false;
+			complete = false;
+		}
+		if (!may_read)
+			continue;
+		capq_targets[kept] = capq_targets[i];
+		capq_target_plans[kept] = capq_target_plans[i];
+		plans_wanted = Max(plans_wanted, capq_target_plans[i]);
+		kept++;
+	}
+
+	capq_ntargets = kept;
+	capq_ncandidates = n;
+	capq_targets_userid = me;
 	capq_plans_wanted = plans_wanted;
-	capq_seen_generation = generation;
+	capq_seen_generation = complete ? generation : 0;
 }
 
 /* Caller holds the lock exclusively. */
@@ -276,8 +342,43 @@ reuse_rank(const CapqSlot *slot)
 }
 
 /*
+ * A capture belongs to the session user of the backend that began it, and
+ * collects that backend's statements.  Code running as another role (a
+ * SECURITY DEFINER function or trigger, or after SET ROLE) must not begin,
+ * end or step a capture in the caller's backend.
+ */
+static void
+require_session_user(const char *function)
+{
+	if (GetUserId() != GetSessionUserId())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s cannot be called by a role other than the session user",
+						function),
+				 errdetail("The current user is not the session user, as inside a SECURITY DEFINER function or after SET ROLE; captures belong to the session user."),
+				 errhint("Call %s outside SECURITY DEFINER code, after RESET ROLE.",
+						 function)));
+}
+
+/* A role checked while looking for a label collision. */
+typedef struct LabelOwner
+{
+	Oid			owner;
+	bool		reads_me;		/* the owner may read the new owner's statements */
+} LabelOwner;
+
+/*
  * Begin a capture owned by this backend and return its id.  The caller has
  * validated scope and plans.
+ *
+ * Labels are how other backends join a capture (capquery.session), so an
+ * active label is refused to a second capture whose statements could go
+ * to the first: when the label's holder may read the new owner's
+ * statements.  Roles that cannot read each other's statements share a
+ * label without noticing each other (each capture takes only what its
+ * owner may read).  The privilege check reads the catalogs, which is not
+ * done under the ring lock: an owner met under the lock is checked after
+ * releasing it, and the scan is repeated (at most once per distinct owner).
  */
 uint64
 capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
@@ -286,7 +387,11 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 	CapqSlot   *slot = NULL;
 	int			slotno = -1;
 	uint64		id;
+	Oid			me = GetUserId();
+	LabelOwner *owners;
+	int			nowners = 0;
 
+	require_session_user("capq_begin()");
 	if (scope != CAPQ_SCOPE_BACKEND && !capq_preloaded)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -312,29 +417,68 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 				 errdetail("Capture " UINT64_FORMAT " is active.", my_active_id),
 				 errhint("Call capq_end() before beginning another capture.")));
 
-	capq_lock(LW_EXCLUSIVE);
-	for (int i = 0; i < s->nslots; i++)
+	owners = palloc(s->nslots * sizeof(LabelOwner));
+	for (;;)
 	{
-		CapqSlot   *candidate = &s->slots[i];
+		Oid			unchecked = InvalidOid;
+		CapqSlot   *holder = NULL;
 
-		if (label != NULL && candidate->state == CAPQ_SLOT_ACTIVE &&
-			strcmp(candidate->label, label) == 0)
+		slot = NULL;
+		slotno = -1;
+		capq_lock(LW_EXCLUSIVE);
+		for (int i = 0; i < s->nslots; i++)
 		{
+			CapqSlot   *candidate = &s->slots[i];
+
+			if (label != NULL && candidate->state == CAPQ_SLOT_ACTIVE &&
+				strcmp(candidate->label, label) == 0)
+			{
+				bool		checked = candidate->owner_userid == me;
+				bool		reads_me = checked;
+
+				for (int j = 0; !checked && j < nowners; j++)
+				{
+					if (owners[j].owner == candidate->owner_userid)
+					{
+						checked = true;
+						reads_me = owners[j].reads_me;
+					}
+				}
+				/* past nslots distinct owners, assume the worst */
+				if (!checked && nowners >= s->nslots)
+					reads_me = true;
+				else if (!checked)
+					unchecked = candidate->owner_userid;
+				if (reads_me && holder == NULL)
+					holder = candidate;
+			}
+			if (candidate->state != CAPQ_SLOT_ACTIVE &&
+				(slot == NULL || reuse_rank(candidate) < reuse_rank(slot)))
+			{
+				slot = candidate;
+				slotno = i;
+			}
+		}
+		if (holder != NULL)
+		{
+			uint64		holder_id = holder->capture_id;
+			int			holder_pid = holder->owner_pid;
+
 			capq_unlock();
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("an active capture already has the label \"%s\"",
 							label),
 					 errdetail("Capture " UINT64_FORMAT " of backend %d uses it.",
-							   candidate->capture_id, candidate->owner_pid),
+							   holder_id, holder_pid),
 					 errhint("Labels name captures for capquery.session, so active ones must differ.")));
 		}
-		if (candidate->state != CAPQ_SLOT_ACTIVE &&
-			(slot == NULL || reuse_rank(candidate) < reuse_rank(slot)))
-		{
-			slot = candidate;
-			slotno = i;
-		}
+		if (unchecked == InvalidOid)
+			break;
+		capq_unlock();
+		owners[nowners].owner = unchecked;
+		owners[nowners].reads_me = capq_role_may_read(unchecked, me);
+		nowners++;
 	}
 	if (slot == NULL)
 	{
@@ -412,11 +556,13 @@ lock_my_active_slot(const char *function)
 int32
 capq_capture_phase(const char *name)
 {
-	CapqSlot   *slot = lock_my_active_slot("capq_phase()");
+	CapqSlot   *slot;
 	int32		phase;
 	CapqTarget	target;
 	CapqRecordParts parts;
 
+	require_session_user("capq_phase()");
+	slot = lock_my_active_slot("capq_phase()");
 	phase = ++slot->phase;
 	capq_unlock();
 
@@ -437,9 +583,11 @@ capq_capture_phase(const char *name)
 uint64
 capq_capture_end(void)
 {
-	CapqSlot   *slot = lock_my_active_slot("capq_end()");
+	CapqSlot   *slot;
 	uint64		statements;
 
+	require_session_user("capq_end()");
+	slot = lock_my_active_slot("capq_end()");
 	slot->state = CAPQ_SLOT_ENDED;
 	slot->end_pos = capq_shared->head;
 	slot->end_order = ++capq_shared->end_counter;
@@ -474,9 +622,22 @@ capq_capture_reset(void)
 
 /*---- Readers ----*/
 
+/* 42501 unless the current role may read the capture's statements. */
+static void
+require_may_read_capture(const CapqSlot *slot)
+{
+	if (!capq_role_may_read(GetUserId(), slot->owner_userid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read capture " UINT64_FORMAT,
+						slot->capture_id),
+				 errdetail("A capture can be read by its owner's role, by roles with that role's privileges, and by members of pg_read_all_stats.")));
+}
+
 /*
  * Copy the slot of the capture a reader means: the given id, or else this
- * backend's active capture, or else the one it ended last.
+ * backend's active capture, or else the one it ended last.  The current
+ * role must be allowed to read it (42501).
  */
 void
 capq_capture_resolve(bool have_id, uint64 capture_id, CapqSlot *copy)
@@ -525,6 +686,7 @@ capq_capture_resolve(bool have_id, uint64 capture_id, CapqSlot *copy)
 		{
 			*copy = s->slots[slotno];
 			capq_unlock();
+			require_may_read_capture(copy);
 			return;
 		}
 		capq_unlock();

@@ -9,6 +9,8 @@
 #ifndef CAPQ_CAPTURE_H
 #define CAPQ_CAPTURE_H
 
+#include "miscadmin.h"
+
 #include "ring.h"
 
 /*---- The hooks' fast path: which captures take this backend's statements ----*/
@@ -17,13 +19,18 @@ extern CAPQ_INTERNAL int capq_ntargets;
 extern CAPQ_INTERNAL CapqTarget *capq_targets;	/* capq_ntargets of them */
 extern CAPQ_INTERNAL CapqPlans *capq_target_plans;	/* per target */
 extern CAPQ_INTERNAL CapqPlans capq_plans_wanted;	/* the most any target asks for */
+extern CAPQ_INTERNAL int capq_ncandidates;	/* captures naming this backend */
+extern CAPQ_INTERNAL Oid capq_targets_userid;	/* role the targets are for */
 
 extern void capq_refresh_targets(void);
 
 /*
  * Number of captures this backend's statements currently go to.  With no
  * capture anywhere this is one load and one compare: the generation only
- * moves when a capture begins, ends or is reset.
+ * moves when a capture begins, ends or is reset.  Which captures may take a
+ * statement depends on the role running it (a capture's owner must be
+ * allowed to read it), so while some capture names this backend a change of
+ * role (SET ROLE, a SECURITY DEFINER function) recomputes the targets too.
  */
 static inline int
 capq_active_targets(void)
@@ -31,7 +38,8 @@ capq_active_targets(void)
 	if (unlikely(capq_shared == NULL))
 		return 0;
 	if (unlikely(pg_atomic_read_u64(&capq_shared->generation) !=
-				 capq_seen_generation))
+				 capq_seen_generation) ||
+		unlikely(capq_ncandidates > 0 && GetUserId() != capq_targets_userid))
 		capq_refresh_targets();
 	return capq_ntargets;
 }
@@ -64,5 +72,6 @@ extern const char *const capq_scope_names[CAPQ_NUM_SCOPES];
 extern const char *const capq_plans_names[CAPQ_NUM_PLANS];
 extern const char *capq_scope_name(CapqScope scope);
 extern bool capq_role_reads_all_stats(void);
+extern bool capq_role_may_read(Oid reader, Oid author);
 
 #endif							/* CAPQ_CAPTURE_H */

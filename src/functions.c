@@ -125,6 +125,19 @@ statements_noun(bool have_kind, CapqKind kind, uint64 n)
 	return psprintf("%s %s", capq_kind_name(kind), noun);
 }
 
+/*
+ * The capture a caller means, its texts in this database's encoding (a
+ * scope 'all' capture holds text of databases in other encodings).
+ */
+static CapqCapture *
+read_capture(bool have_id, uint64 capture_id)
+{
+	CapqCapture *cap = capq_read_capture(have_id, capture_id);
+
+	capq_capture_to_reader_encoding(cap);
+	return cap;
+}
+
 static uint64
 slot_count(const CapqSlot *slot, bool have_kind, CapqKind kind)
 {
@@ -244,7 +257,7 @@ static void
 count_assertion_failed(const char *expectation, int64 expected,
 					   bool have_kind, CapqKind kind, uint64 captured)
 {
-	CapqCapture *cap = capq_read_capture(false, 0);
+	CapqCapture *cap = read_capture(false, 0);
 	char	   *repeats = capq_repeated_shapes_hint(cap);
 
 	ereport(ERROR,
@@ -337,7 +350,7 @@ capq_queries(PG_FUNCTION_ARGS)
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
-	cap = capq_read_capture(have_id, capture_id);
+	cap = read_capture(have_id, capture_id);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < cap->nentries; i++)
@@ -388,9 +401,13 @@ capq_queries(PG_FUNCTION_ARGS)
 			nulls[col++] = true;
 			nulls[col++] = true;
 		}
-		values[col++] = relations_array(e);
+		/* which relations and which plan are the statement's too */
+		if (visible)
+			values[col++] = relations_array(e);
+		else
+			nulls[col++] = true;
 		if (e->plan)
-			values[col++] = CStringGetTextDatum(e->plan);
+			values[col++] = CStringGetTextDatum(visible ? e->plan : CAPQ_HIDDEN_TEXT);
 		else
 			nulls[col++] = true;
 		Assert(col == CAPQ_QUERIES_COLS);
@@ -423,7 +440,7 @@ capq_sessions(PG_FUNCTION_ARGS)
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int64GetDatum((int64) slot->capture_id);
 		if (slot->label[0] != '\0')
-			values[1] = CStringGetTextDatum(slot->label);
+			values[1] = CStringGetTextDatum(capq_label_to_reader(slot));
 		else
 			nulls[1] = true;
 		values[2] = Int32GetDatum(slot->owner_pid);
@@ -453,7 +470,7 @@ capq_snapshot(PG_FUNCTION_ARGS)
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
 	require_not_null(fcinfo, 1, "plans");
-	cap = capq_read_capture(have_id, capture_id);
+	cap = read_capture(have_id, capture_id);
 	PG_RETURN_TEXT_P(cstring_to_text(capq_snapshot_text(cap, PG_GETARG_BOOL(1))));
 }
 
@@ -471,7 +488,7 @@ capq_assert_snapshot(PG_FUNCTION_ARGS)
 	require_not_null(fcinfo, 0, "expected");
 	expected = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	have_id = capture_argument(fcinfo, 1, &capture_id);
-	cap = capq_read_capture(have_id, capture_id);
+	cap = read_capture(have_id, capture_id);
 
 	/* a snapshot with plans is compared with plans */
 	diff = capq_snapshot_diff(expected,
@@ -522,10 +539,11 @@ static List *
 relation_names(const CapqShapeGroup *g)
 {
 	List	   *names = NIL;
-	ListCell   *lc;
+	ListCell   *r;
+	ListCell   *d;
 
-	foreach(lc, g->relations)
-		names = lappend(names, capq_relation_name(g->dbid, lfirst_oid(lc)));
+	forboth(r, g->relations, d, g->relation_dbids)
+		names = lappend(names, capq_relation_name(lfirst_oid(d), lfirst_oid(r)));
 	return names;
 }
 
@@ -544,7 +562,7 @@ capq_summary(PG_FUNCTION_ARGS)
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
-	cap = capq_read_capture(have_id, capture_id);
+	cap = read_capture(have_id, capture_id);
 	n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -603,7 +621,7 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 	max_repeats = PG_GETARG_INT32(0);
 	require_not_negative(max_repeats, "max_repeats");
 	have_id = capture_argument(fcinfo, 1, &capture_id);
-	cap = capq_read_capture(have_id, capture_id);
+	cap = read_capture(have_id, capture_id);
 	n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
 
 	initStringInfo(&detail);
@@ -668,16 +686,17 @@ count_capture(const CapqCapture *cap, bool have_kind, CapqKind kind,
 	{
 		const CapqShapeGroup *g = &groups[i];
 		CountPair  *p = count_pair(shapes, g->normalized ? g->normalized : g->fingerprint);
-		ListCell   *lc;
+		ListCell   *r;
+		ListCell   *d;
 
 		if (second)
 			p->b += g->executions;
 		else
 			p->a += g->executions;
-		foreach(lc, g->relations)
+		forboth(r, g->relations, d, g->relation_dbids)
 		{
 			char	   *label = psprintf("%s (%s)",
-										 capq_relation_name(g->dbid, lfirst_oid(lc)),
+										 capq_relation_name(lfirst_oid(d), lfirst_oid(r)),
 										 capq_kind_name(g->kind));
 
 			p = count_pair(relations, label);
@@ -712,8 +731,8 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 	capture_argument(fcinfo, 0, &id_a);
 	capture_argument(fcinfo, 1, &id_b);
 	have_kind = kind_argument(fcinfo, 2, &kind);
-	a = capq_read_capture(true, id_a);
-	b = capq_read_capture(true, id_b);
+	a = read_capture(true, id_a);
+	b = read_capture(true, id_b);
 	count_a = slot_count(&a->slot, have_kind, kind);
 	count_b = slot_count(&b->slot, have_kind, kind);
 	if (count_a == count_b)

@@ -11,12 +11,17 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
+#include "capture.h"
 #include "render.h"
 
 /* statements listed in an assertion's errdetail before "... and N more" */
@@ -132,19 +137,15 @@ capq_params_render(const CapqEntry *e)
 /*---- Privilege masking ----*/
 
 /*
- * May the current role see this entry's text and parameters?  Its own
- * role's statements, those of roles it has the privileges of, and all of
- * them for pg_read_all_stats members and superusers.
+ * May the current role see what this entry's statement said: its text,
+ * parameters, plan and relations?  Its own role's statements, those of
+ * roles it has the privileges of, and all of them for pg_read_all_stats
+ * members and superusers.
  */
 bool
 capq_entry_visible(const CapqEntry *e)
 {
-	Oid			me = GetUserId();
-
-	if (e->userid == me)
-		return true;
-	return has_privs_of_role(me, e->userid) ||
-		has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
+	return capq_role_may_read(GetUserId(), e->userid);
 }
 
 /* The entry's text for display: masked, or marked when truncated. */
@@ -193,6 +194,232 @@ capq_bounded_message(const char *message)
 						CAPQ_MESSAGE_MAX_BYTES);
 	return psprintf("%.*s\n... (cut at %d bytes)", keep, message,
 					CAPQ_MESSAGE_MAX_BYTES);
+}
+
+/*---- Encodings ----*/
+
+/* source bytes converted per call: the output buffer is 4 times as large */
+#define CAPQ_CONVERT_CHUNK	65536
+
+/*
+ * Encoding of a database, -1 when it no longer exists.  Captured text is in
+ * the encoding of the database the statement ran in (a scope 'all' capture
+ * mixes databases); pg_database is a shared catalog, readable from any.
+ */
+static int
+database_encoding(Oid dbid)
+{
+	HeapTuple	tuple;
+	int			encoding;
+
+	if (dbid == MyDatabaseId)
+		return GetDatabaseEncoding();
+	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
+	if (!HeapTupleIsValid(tuple))
+		return -1;
+	encoding = ((Form_pg_database) GETSTRUCT(tuple))->encoding;
+	ReleaseSysCache(tuple);
+	return encoding;
+}
+
+/* "\xNN" for each byte that has no place in the reader's encoding */
+static void
+append_escaped_bytes(StringInfo buf, const char *p, int len)
+{
+	for (int i = 0; i < len; i++)
+		appendStringInfo(buf, "\\x%02x", (unsigned char) p[i]);
+}
+
+/*
+ * Bytes of unknown encoding (SQL_ASCII, or a dropped database): what is
+ * valid in the reader's encoding stays, other bytes are escaped.
+ */
+static void
+append_verified(StringInfo buf, const char *p, const char *end)
+{
+	int			encoding = GetDatabaseEncoding();
+
+	while (p < end)
+	{
+		int			len = 1;
+
+		if (!IS_HIGHBIT_SET(*p))
+			appendStringInfoChar(buf, *p);
+		else if ((len = pg_encoding_verifymbchar(encoding, p, end - p)) > 0)
+			appendBinaryStringInfo(buf, p, len);
+		else
+		{
+			len = 1;
+			append_escaped_bytes(buf, p, 1);
+		}
+		p += len;
+	}
+}
+
+/*
+ * Text in src_encoding converted to the reader's database encoding, with
+ * what cannot be converted escaped as \xNN per byte: every text capquery
+ * returns must be valid in the reader's encoding, or clients fail to decode
+ * it and dumps of tables made from it cannot be restored.  NULL-terminated
+ * and palloc'd; its length in *outlen.
+ */
+char *
+capq_text_to_reader(const char *text, Size len, int src_encoding,
+					Size *outlen)
+{
+	int			reader = GetDatabaseEncoding();
+	const char *p = text;
+	const char *end = text + len;
+	StringInfoData buf;
+	Oid			proc = InvalidOid;
+	unsigned char *converted = NULL;
+
+	initStringInfo(&buf);
+	if (src_encoding == reader || reader == PG_SQL_ASCII)
+		appendBinaryStringInfo(&buf, text, len);
+	else if (src_encoding < 0 || src_encoding == PG_SQL_ASCII)
+		append_verified(&buf, p, end);
+	else
+	{
+		proc = FindDefaultConversionProc(src_encoding, reader);
+		if (OidIsValid(proc))
+			converted = palloc(CAPQ_CONVERT_CHUNK * MAX_CONVERSION_GROWTH + 1);
+		while (p < end)
+		{
+			int			chunk = Min(end - p, CAPQ_CONVERT_CHUNK);
+			int			done = 0;
+			int			charlen;
+
+			if (OidIsValid(proc))
+			{
+				done = pg_do_encoding_conversion_buf(proc, src_encoding, reader,
+													 (unsigned char *) p, chunk,
+													 converted,
+													 CAPQ_CONVERT_CHUNK * MAX_CONVERSION_GROWTH + 1,
+													 true);
+				appendStringInfoString(&buf, (char *) converted);
+			}
+			else
+			{
+				/* no conversion between the two: ASCII is common to both */
+				while (done < chunk && !IS_HIGHBIT_SET(p[done]))
+					done++;
+				appendBinaryStringInfo(&buf, p, done);
+			}
+			p += done;
+			if (done == chunk)
+				continue;
+			/* stopped at a character: split by the chunk's end, or not
+			 * convertible (or not valid in its own encoding) */
+			charlen = pg_encoding_verifymbchar(src_encoding, p, end - p);
+			if (charlen > 0 && done + charlen > chunk)
+				continue;		/* the next chunk starts with it */
+			if (charlen <= 0)
+				charlen = 1;
+			append_escaped_bytes(&buf, p, charlen);
+			p += charlen;
+		}
+	}
+	*outlen = buf.len;
+	return buf.data;
+}
+
+/* The same, for a terminated string. */
+static char *
+cstring_to_reader(const char *text, int src_encoding)
+{
+	Size		len;
+
+	return capq_text_to_reader(text, strlen(text), src_encoding, &len);
+}
+
+/* A parameter blob whose values are converted to the reader's encoding. */
+static void
+params_to_reader(CapqEntry *e, int src_encoding)
+{
+	StringInfoData blob;
+	CapqParam  *params;
+	int			n = capq_params_decode(e, &params);
+
+	initStringInfo(&blob);
+	for (int i = 0; i < n; i++)
+	{
+		Size		len = 0;
+		char	   *value = NULL;
+
+		if (!params[i].isnull)
+			value = capq_text_to_reader(params[i].value, strlen(params[i].value),
+										src_encoding, &len);
+		capq_params_append(&blob, params[i].type, value, (int) len);
+	}
+	e->params = blob.data;
+	e->params_len = blob.len;
+	e->nparams = n;
+}
+
+/*
+ * Convert a capture's texts (statements, parameters, plans, phase names)
+ * from the encodings of the databases they were captured in to the
+ * reader's.  Entries of the reader's own database, the usual case, cost
+ * one compare each.
+ */
+void
+capq_capture_to_reader_encoding(CapqCapture *cap)
+{
+	int			reader = GetDatabaseEncoding();
+	Oid			cached_dbid = InvalidOid;
+	int			cached_encoding = reader;
+	int			owner_encoding;
+	const char *last_phase_name = NULL;
+	char	   *last_phase_converted = NULL;
+
+	if (reader == PG_SQL_ASCII || cap->nentries == 0)
+		return;
+	owner_encoding = database_encoding(cap->slot.dbid);
+	for (int i = 0; i < cap->nentries; i++)
+	{
+		CapqEntry  *e = &cap->entries[i];
+		int			encoding;
+		Size		len;
+
+		/* phase names come from the capture owner's database */
+		if (e->phase_name != NULL && owner_encoding != reader)
+		{
+			if (e->phase_name != last_phase_name)
+			{
+				last_phase_name = e->phase_name;
+				last_phase_converted = cstring_to_reader(e->phase_name,
+														 owner_encoding);
+			}
+			e->phase_name = last_phase_converted;
+		}
+
+		if (e->dbid != cached_dbid)
+		{
+			cached_dbid = e->dbid;
+			cached_encoding = database_encoding(e->dbid);
+		}
+		encoding = cached_encoding;
+		if (encoding == reader)
+			continue;
+		e->text = capq_text_to_reader(e->text, e->text_len, encoding, &len);
+		e->text_len = (uint32) len;
+		if (e->params_len > 0)
+			params_to_reader(e, encoding);
+		if (e->plan != NULL)
+			e->plan = cstring_to_reader(e->plan, encoding);
+	}
+}
+
+/* A capture's label, converted from its owner's database encoding. */
+char *
+capq_label_to_reader(const CapqSlot *slot)
+{
+	int			encoding = database_encoding(slot->dbid);
+
+	if (encoding == GetDatabaseEncoding())
+		return pstrdup(slot->label);
+	return cstring_to_reader(slot->label, encoding);
 }
 
 /*---- Statement lists for assertion messages ----*/

@@ -48,6 +48,11 @@ extern char *capq_entry_text(const CapqEntry *e);
 #define CAPQ_MESSAGE_MAX_BYTES		(64 * 1024)
 extern char *capq_clip_text(const char *text, Size max_bytes);
 extern char *capq_bounded_message(const char *message);
+/* text in the reader's database encoding */
+extern char *capq_text_to_reader(const char *text, Size len, int src_encoding,
+								 Size *outlen);
+extern void capq_capture_to_reader_encoding(CapqCapture *cap);
+extern char *capq_label_to_reader(const CapqSlot *slot);
 
 extern char *capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 										CapqKind kind);

@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "commands/dbcommands.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -144,6 +145,25 @@ group_first_cmp(const void *a, const void *b)
 	return x->first - y->first;
 }
 
+/*
+ * Add a relation to a group once.  A scope 'all' capture mixes databases,
+ * where the same OID names different relations: the pair is the key.
+ */
+static void
+group_add_relation(CapqShapeGroup *g, Oid dbid, Oid relid)
+{
+	ListCell   *r;
+	ListCell   *d;
+
+	forboth(r, g->relations, d, g->relation_dbids)
+	{
+		if (lfirst_oid(r) == relid && lfirst_oid(d) == dbid)
+			return;
+	}
+	g->relations = lappend_oid(g->relations, relid);
+	g->relation_dbids = lappend_oid(g->relation_dbids, dbid);
+}
+
 static List *
 append_distinct_string(List *list, char *s)
 {
@@ -208,8 +228,8 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 			g->executions = 0;
 			g->rows = 0;
 			g->total_ms = 0;
-			g->dbid = e->dbid;
 			g->relations = NIL;
+			g->relation_dbids = NIL;
 			g->call_sites = NIL;
 			g->examples = NIL;
 			g->first = i;
@@ -217,10 +237,11 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 		g->executions++;
 		g->rows += e->rows;
 		g->total_ms += e->duration_ms;
-		for (int r = 0; r < e->nrelations; r++)
-			g->relations = list_append_unique_oid(g->relations, e->relations[r]);
+		/* what a statement touched is as private as its text */
 		if (!capq_entry_visible(e))
 			continue;
+		for (int r = 0; r < e->nrelations; r++)
+			group_add_relation(g, e->dbid, e->relations[r]);
 		foreach(lc, ts->call_sites)
 			g->call_sites = append_distinct_string(g->call_sites, lfirst(lc));
 		if (g->normalized == NULL ||
@@ -249,15 +270,24 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 	return n;
 }
 
-/* A relation's name in this database, else its OID. */
+/*
+ * A relation's name, for a statement run in database dbid: its name when
+ * that is the reader's database, its OID when it was dropped since, and
+ * "OID@database" for another database (whose catalogs this backend cannot
+ * read; the OID may name something else here).
+ */
 char *
 capq_relation_name(Oid dbid, Oid relid)
 {
-	char	   *name = NULL;
+	char	   *name;
 
 	if (dbid == MyDatabaseId)
+	{
 		name = get_rel_name(relid);
-	return name ? name : psprintf("%u", relid);
+		return name ? name : psprintf("%u", relid);
+	}
+	name = get_database_name(dbid);
+	return name ? psprintf("%u@%s", relid, name) : psprintf("%u@%u", relid, dbid);
 }
 
 static int

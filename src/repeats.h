@@ -26,8 +26,8 @@ typedef struct CapqShapeGroup
 	uint64		executions;
 	uint64		rows;
 	double		total_ms;
-	Oid			dbid;			/* database of the relations */
-	List	   *relations;		/* distinct relation OIDs */
+	List	   *relations;		/* relation OIDs, distinct with their database */
+	List	   *relation_dbids;	/* database OID of each of them */
 	List	   *call_sites;		/* distinct sqlcommenter tags (char *) */
 	List	   *examples;		/* parameter sets (char *), a few */
 	int			first;			/* index of its first execution */

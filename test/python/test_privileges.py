@@ -3,10 +3,14 @@ of the statements other roles' backends added to its capture.
 
 sql/scopes_roles.sql shows the same rules within one session (SET ROLE);
 here every role has its own backend, joined to the capture through
-capquery.session.  Roles (random names, dropped at the end):
+capquery.session.  A statement joins a capture only if the capture's owner
+may read it, and a role reads only captures whose owner's statements it may
+read (test_security.py attacks those rules).  Roles (random names, dropped
+at the end):
     owner  a plain LOGIN role that owns the capture (scope 'backend')
     other  another plain LOGIN role
     stats  a LOGIN role in pg_read_all_stats
+    lead   a LOGIN role in owner (it has owner's privileges)
 and the superuser postgres.  Statements go through psycopg 3, which binds
 parameters server-side, so every entry has a params column to mask.
 """
@@ -42,13 +46,15 @@ def world():
     """Roles and a table readable by everybody; dropped afterwards."""
     suffix = uuid.uuid4().hex[:8]
     names = {"owner": "capq_py_owner_" + suffix, "other": "capq_py_other_" + suffix,
-             "stats": "capq_py_stats_" + suffix, "table": "capq_py_secrets_" + suffix}
+             "stats": "capq_py_stats_" + suffix, "lead": "capq_py_lead_" + suffix,
+             "table": "capq_py_secrets_" + suffix}
     admin = psycopg2.connect(**pg_env())
     admin.autocommit = True
     cur = admin.cursor()
     cur.execute("CREATE ROLE %(owner)s LOGIN" % names)
     cur.execute("CREATE ROLE %(other)s LOGIN" % names)
     cur.execute("CREATE ROLE %(stats)s LOGIN IN ROLE pg_read_all_stats" % names)
+    cur.execute("CREATE ROLE %(lead)s LOGIN IN ROLE %(owner)s" % names)
     cur.execute("CREATE TABLE %(table)s (id int PRIMARY KEY, secret text)" % names)
     cur.execute("INSERT INTO %(table)s VALUES (1, 'one'), (2, 'two'), (3, 'three')" % names)
     cur.execute("GRANT SELECT ON %(table)s TO PUBLIC" % names)
@@ -61,7 +67,7 @@ def world():
         admin = wait_for_server()
         cur = admin.cursor()
         cur.execute("DROP TABLE IF EXISTS %(table)s" % names)
-        for role in ("owner", "other", "stats"):
+        for role in ("lead", "owner", "other", "stats"):
             cur.execute("DROP ROLE IF EXISTS %s" % names[role])
         admin.close()
 
@@ -104,91 +110,98 @@ def entries(conn, cap):
     return out
 
 
-def test_plain_owner_sees_only_its_own_statements(world, connect_as):
+def test_plain_owner_captures_only_its_own_statements(world, connect_as):
     label = "priv-%s" % uuid.uuid4().hex[:8]
     q = QUERY.format(t=world["table"])
     stmt = norm(q.replace("%s", "$1"))
     owner = connect_as(world["owner"])
     cap = read(owner, "SELECT capq_begin(label => %s)", (label,))[0][0]
     assert read(owner, q, (1,)) == [("one",)]
-    # three other roles' backends join the plain role's capture by label
-    pids = {"owner": pid_of(owner)}
+    # three other roles' backends name the plain role's capture: the owner
+    # may read none of their statements, so none joins
     for role, value in (("other", 2), ("stats", 3), ("postgres", 1)):
         c = connect_as(world[role], label)
-        pids[role] = pid_of(c)
         assert len(read(c, q, (value,))) == 1
         read(c, "SELECT %s::text AS marker", ("%s-marker" % role,))
 
-    got = entries(owner, cap)
-    assert got[world["owner"]] == [(stmt, "$1 = '1'")]
-    for role in ("other", "stats", "postgres"):
-        # the role's statements are there, masked: text and parameters
-        assert got[world[role]] == [(HIDDEN, HIDDEN), (HIDDEN, HIDDEN)], role
-    assert set(got) == {world[r] for r in pids}
-    # who ran them stays visible (pid, user, database), as in pg_stat_activity
+    assert entries(owner, cap) == {world["owner"]: [(stmt, "$1 = '1'")]}
     rows = read(owner, "SELECT username, pid, database FROM capq_queries(%s)", (cap,))
-    assert {(u, p) for u, p, _ in rows} == {(world[r], p) for r, p in pids.items()}
-    assert {d for _, _, d in rows} == {pg_env()["dbname"]}
-    # and counting is not privileged
-    assert read(owner, "SELECT capq_count(), capq_count('select')")[0] == (7, 7)
-    assert read(owner, "SELECT capq_end()")[0][0] == 7
+    assert rows == [(world["owner"], pid_of(owner), pg_env()["dbname"])]
+    assert read(owner, "SELECT capq_count(), capq_count('select')")[0] == (1, 1)
+    assert read(owner, "SELECT capq_end()")[0][0] == 1
 
 
 def test_reading_a_capture_as_each_role(world, connect_as):
+    """A pg_read_all_stats member's capture takes every role's statements;
+    it is readable by pg_read_all_stats members and superusers only."""
     label = "priv-%s" % uuid.uuid4().hex[:8]
     q = QUERY.format(t=world["table"])
     stmt = norm(q.replace("%s", "$1"))
-    owner = connect_as(world["owner"])
-    cap = read(owner, "SELECT capq_begin(label => %s)", (label,))[0][0]
-    read(owner, q, (1,))
-    joined = {role: connect_as(world[role], label) for role in ("other", "stats", "postgres")}
+    stats = connect_as(world["stats"])
+    cap = read(stats, "SELECT capq_begin(label => %s)", (label,))[0][0]
+    read(stats, q, (1,))
+    joined = {role: connect_as(world[role], label) for role in ("owner", "other", "postgres")}
     for k, (role, c) in enumerate(joined.items(), 2):
         read(c, q, (k,))
-    assert read(owner, "SELECT capq_end()")[0][0] == 4
+    assert read(stats, "SELECT capq_end()")[0][0] == 4
 
-    own = (stmt, "$1 = '1'")
-    by_role = {"other": (stmt, "$1 = '2'"), "stats": (stmt, "$1 = '3'"),
-               "postgres": (stmt, "$1 = '4'")}
-    masked = (HIDDEN, HIDDEN)
-
-    # the owner (plain): its own entry only
-    assert entries(owner, cap) == {world["owner"]: [own],
-                                   **{world[r]: [masked] for r in by_role}}
-    # another plain role reading the capture by id: its own entry only
-    reader = connect_as(world["other"])
-    assert entries(reader, cap) == {world["owner"]: [masked], world["other"]: [by_role["other"]],
-                                    world["stats"]: [masked], world["postgres"]: [masked]}
-    # a pg_read_all_stats member and the superuser: everything
-    everything = {world["owner"]: [own], **{world[r]: [v] for r, v in by_role.items()}}
-    assert entries(connect_as(world["stats"]), cap) == everything
+    everything = {world["stats"]: [(stmt, "$1 = '1'")],
+                  world["owner"]: [(stmt, "$1 = '2'")],
+                  world["other"]: [(stmt, "$1 = '3'")],
+                  world["postgres"]: [(stmt, "$1 = '4'")]}
+    assert entries(stats, cap) == everything
     assert entries(connect_as(world["postgres"]), cap) == everything
+    # plain roles may not read it at all, though it holds their statements
+    for role in ("owner", "other", "lead"):
+        with pytest.raises(psycopg.Error) as excinfo:
+            entries(connect_as(world[role]), cap)
+        assert excinfo.value.sqlstate == "42501", role
+        assert excinfo.value.diag.message_primary == "permission denied to read capture %d" % cap
+
+
+def lose_privileges(world, member, role):
+    """REVOKE role FROM member as the superuser, for masking tests."""
+    admin = psycopg2.connect(**pg_env())
+    admin.autocommit = True
+    admin.cursor().execute("REVOKE %s FROM %s" % (world[role], world[member]))
+    admin.close()
+
+
+def regain_privileges(world, member, role):
+    admin = psycopg2.connect(**pg_env())
+    admin.autocommit = True
+    admin.cursor().execute("GRANT %s TO %s" % (world[role], world[member]))
+    admin.close()
 
 
 def test_masking_in_the_owners_assertions_and_summary(world, connect_as):
+    """lead captures owner's backend (it has owner's privileges), then loses
+    them: what owner ran is masked in the assertion and the summary."""
     label = "priv-%s" % uuid.uuid4().hex[:8]
-    owner = connect_as(world["owner"])
-    read(owner, "SELECT capq_begin(label => %s)", (label,))
-    read(owner, "SELECT 'owner statement' AS s")
-    other = connect_as(world["other"], label)
+    lead = connect_as(world["lead"])
+    read(lead, "SELECT capq_begin(label => %s)", (label,))
+    read(lead, "SELECT 'lead statement' AS s")
+    owner = connect_as(world["owner"], label)
     for i in range(3):
-        read(other, "SELECT %s AS secret_value_of_other", (i,))
+        read(owner, "SELECT %s AS secret_value_of_owner", (i,))
+    lose_privileges(world, "lead", "owner")
+    try:
+        with pytest.raises(psycopg.Error) as excinfo:
+            read(lead, "SELECT capq_assert_count(1)")
+        diag = excinfo.value.diag
+        assert excinfo.value.sqlstate == "P0004"
+        assert diag.message_primary == "expected 1 statement, captured 4"
+        detail = diag.message_detail
+        assert "SELECT 'lead statement' AS s" in detail
+        assert "secret_value_of_owner" not in detail
+        assert detail.count(HIDDEN) == 3
+        assert "secret_value_of_owner" not in (diag.message_hint or "")
 
-    with pytest.raises(psycopg.Error) as excinfo:
-        read(owner, "SELECT capq_assert_count(1)")
-    diag = excinfo.value.diag
-    assert excinfo.value.sqlstate == "P0004"
-    assert diag.message_primary == "expected 1 statement, captured 4"
-    detail = diag.message_detail
-    assert "SELECT 'owner statement' AS s" in detail
-    assert "secret_value_of_other" not in detail
-    assert detail.count(HIDDEN) == 3
-    # the repeated shape is named without its text: nobody the owner may
-    # read ran it
-    assert "secret_value_of_other" not in (diag.message_hint or "")
-
-    summary = read(owner, "SELECT query, executions FROM capq_summary() ORDER BY executions")
-    assert [(norm(q), n) for q, n in summary] == [("SELECT $1 AS s", 1), (HIDDEN, 3)]
-    read(owner, "SELECT capq_end()")
+        summary = read(lead, "SELECT query, executions FROM capq_summary() ORDER BY executions")
+        assert [(norm(q), n) for q, n in summary] == [("SELECT $1 AS s", 1), (HIDDEN, 3)]
+        read(lead, "SELECT capq_end()")
+    finally:
+        regain_privileges(world, "lead", "owner")
 
 
 def test_scopes_per_role(world, connect_as):
@@ -218,10 +231,10 @@ def test_scopes_per_role(world, connect_as):
                 (plain_pid,))
     read(stats, "SELECT capq_end()")
     assert rows == [(world["owner"], "SELECT $1::text AS plain_in_database_scope", "$1 = 'visible'")]
-    # the plain role, reading that capture by id, sees its own statement too
-    rows = read(plain, "SELECT username, query FROM capq_queries(%s) WHERE pid = %s",
-                (cap, plain_pid))
-    assert rows == [(world["owner"], "SELECT $1::text AS plain_in_database_scope")]
+    # the plain role may not read that capture, although its statement is there
+    with pytest.raises(psycopg.Error) as excinfo:
+        read(plain, "SELECT username, query FROM capq_queries(%s)", (cap,))
+    assert excinfo.value.sqlstate == "42501"
     with pytest.raises(psycopg.Error) as excinfo:
         read(stats, "SELECT capq_reset()")
     assert excinfo.value.sqlstate == "42501"
@@ -240,21 +253,24 @@ def test_shapes_of_masked_casts(world, connect_as):
     to recover so that the tests after it are not affected.
     """
     label = "priv-%s" % uuid.uuid4().hex[:8]
-    owner = connect_as(world["owner"])
-    read(owner, "SELECT capq_begin(label => %s)", (label,))
-    other = connect_as(world["other"], label)
+    lead = connect_as(world["lead"])
+    read(lead, "SELECT capq_begin(label => %s)", (label,))
+    owner = connect_as(world["owner"], label)
     for i in range(3):
-        read(other, "SELECT %s::int AS cast_value, 5 >= %s AS compared", (i, i))
+        read(owner, "SELECT %s::int AS cast_value, 5 >= %s AS compared", (i, i))
+    lose_privileges(world, "lead", "owner")
     try:
-        summary = read(owner, "SELECT query, executions FROM capq_summary()")
+        summary = read(lead, "SELECT query, executions FROM capq_summary()")
         with pytest.raises(psycopg.Error) as excinfo:
-            read(owner, "SELECT capq_assert_no_repeats()")
-        read(owner, "SELECT capq_end()")
+            read(lead, "SELECT capq_assert_no_repeats()")
+        read(lead, "SELECT capq_end()")
     except psycopg.OperationalError as e:
         time.sleep(1)                  # let the postmaster notice and restart
         wait_for_server().close()
         pytest.fail("the server crashed reading shapes of '$1::int' / '5 >= $2' "
                     "(src/shape.c scan_tokens reads a stale yylval.keyword): %s" % e)
+    finally:
+        regain_privileges(world, "lead", "owner")
     assert summary == [(HIDDEN, 3)]
     assert excinfo.value.sqlstate == "P0004"
     assert "cast_value" not in str(excinfo.value.diag.message_detail)
