@@ -85,7 +85,7 @@ def test_readers_in_a_loop_leave_a_capturing_backend_exact():
     cur.execute("GRANT SELECT ON hard_t TO capq_loop_reader")
 
     reader_setup = connect()
-    reader_setup.cursor().execute("SET ROLE capq_loop_reader")
+    reader_setup.cursor().execute("SET SESSION AUTHORIZATION capq_loop_reader")
     rcur = reader_setup.cursor()
     rcur.execute("SELECT capq_begin()")
     for i in range(10):
@@ -102,7 +102,7 @@ def test_readers_in_a_loop_leave_a_capturing_backend_exact():
     def read_loop():
         conn = connect()
         c = conn.cursor()
-        c.execute("SET ROLE capq_loop_reader")
+        c.execute("SET SESSION AUTHORIZATION capq_loop_reader")
         n = wrong = 0
         while not stop.is_set() or n < 20:
             c.execute("SELECT count(*) FROM capq_queries(%s)", (old,))
