@@ -211,16 +211,15 @@ capq_end(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) capq_capture_end());
 }
 
-/* capq_reset(): superuser only; drop every capture. */
+/*
+ * capq_reset(): drop every capture.  Who may call it is decided by EXECUTE
+ * privilege, as for pg_stat_statements_reset(): the install script revokes
+ * it from PUBLIC, so superusers and roles granted it may.
+ */
 Datum
 capq_reset(PG_FUNCTION_ARGS)
 {
 	capq_retract_calling_statements();
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to reset captures"),
-				 errdetail("Only superusers may call capq_reset(): it drops every session's captures.")));
 	capq_capture_reset();
 	PG_RETURN_VOID();
 }
