@@ -114,15 +114,11 @@ capture_argument(FunctionCallInfo fcinfo, int argno, uint64 *capture_id)
 	return true;
 }
 
-/* "select statements" or "statements", for messages */
+/* "select " before "statement(s)" when counting one kind, else "" */
 static const char *
-statements_noun(bool have_kind, CapqKind kind, uint64 n)
+kind_prefix(bool have_kind, CapqKind kind)
 {
-	const char *noun = n == 1 ? "statement" : "statements";
-
-	if (!have_kind)
-		return noun;
-	return psprintf("%s %s", capq_kind_name(kind), noun);
+	return have_kind ? psprintf("%s ", capq_kind_name(kind)) : "";
 }
 
 /*
@@ -261,10 +257,11 @@ count_assertion_failed(const char *expectation, int64 expected,
 
 	ereport(ERROR,
 			(errcode(ERRCODE_ASSERT_FAILURE),
-			 errmsg("expected %s" INT64_FORMAT " %s, captured " UINT64_FORMAT,
-					expectation, expected,
-					statements_noun(have_kind, kind, (uint64) expected),
-					captured),
+			 errmsg_plural("expected %s" INT64_FORMAT " %sstatement, captured " UINT64_FORMAT,
+						   "expected %s" INT64_FORMAT " %sstatements, captured " UINT64_FORMAT,
+						   (unsigned long) expected,	/* not negative: checked */
+						   expectation, expected, kind_prefix(have_kind, kind),
+						   captured),
 			 errdetail_internal("%s", capq_render_statement_list(cap, have_kind, kind)),
 			 repeats ? errhint("%s", capq_bounded_message(repeats)) : 0));
 }
@@ -760,8 +757,8 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_ASSERT_FAILURE),
-			 errmsg("captures " UINT64_FORMAT " and " UINT64_FORMAT " differ in %s: " UINT64_FORMAT " != " UINT64_FORMAT,
-					id_a, id_b, statements_noun(have_kind, kind, 2), count_a, count_b),
+			 errmsg("captures " UINT64_FORMAT " and " UINT64_FORMAT " differ in %sstatements: " UINT64_FORMAT " != " UINT64_FORMAT,
+					id_a, id_b, kind_prefix(have_kind, kind), count_a, count_b),
 			 errdetail_internal("%s", capq_bounded_message(detail.data)),
 			 errhint("A statement count that grows with the data is a likely N+1. " CAPQ_EAGER_LOADING_HINT)));
 	PG_RETURN_VOID();
