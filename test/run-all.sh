@@ -16,12 +16,14 @@
 #   pgTAP       test/pgtap/*.sql with pg_prove, database capq_tap (pgtap + capquery)
 #   Python      test/python/test_*.py, pytest, database capq_py
 #   stress      test/stress/test_*.py, pytest, database capq_stress
+#   pyplugin    test/pyplugin/test_*.py, pytest: bin/capquery-tmpdb and the pytest
+#               plugin in clients/python, database capq_pyplugin
 #   Node        test/node (package.json): npm install, node --test *.test.{js,mjs}, database capq_node
 # Python and Node tests get PGHOST/PGPORT/PGUSER/PGDATABASE (main instance) and
 # CAPQ_{MAIN,TINY,LOCAL}_{HOST,PORT}, CAPQ_TCP_HOST=127.0.0.1; their database
 # exists on all three instances, with capquery created on main and tiny (not
 # on local: the test's CREATE EXTENSION there is what loads the library).
-# Options (environment): CAPQ_SUITES="regress pgtap python stress node" to run
+# Options (environment): CAPQ_SUITES="regress pgtap python stress pyplugin node" to run
 # only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 900);
 # CAPQ_PORT_BASE (default 54329: main, +1 tiny, +2 local); CAPQ_PG_ROOT=DIR
 # installs into a private copy of PostgreSQL 15 under DIR (made on first use)
@@ -39,7 +41,7 @@ PORT_BASE=${CAPQ_PORT_BASE:-54329}
 export PGTEMP_BINDIR=$PG_BIN
 PYTHON=/usr/bin/python3
 SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-900}
-SUITES=${CAPQ_SUITES:-regress pgtap python stress node}
+SUITES=${CAPQ_SUITES:-regress pgtap python stress pyplugin node}
 
 # shellcheck source=../scripts/pgtemp.sh
 source "$REPO/scripts/pgtemp.sh"
@@ -302,6 +304,9 @@ if want python && compgen -G "$REPO/test/python/test_*.py" >/dev/null; then
 fi
 if want stress && compgen -G "$REPO/test/stress/test_*.py" >/dev/null; then
   run_pytest stress test/stress capq_stress
+fi
+if want pyplugin && compgen -G "$REPO/test/pyplugin/test_*.py" >/dev/null; then
+  run_pytest pyplugin test/pyplugin capq_pyplugin
 fi
 
 # ---------------------------------------------------------------- Node
