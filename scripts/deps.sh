@@ -10,7 +10,7 @@ PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   python3-psycopg2 python3-psycopg python3-sqlalchemy python3-pytest
-  python3-django python3-pytest-django
+  python3-django python3-pytest-django python3-pytest-xdist
   valgrind
 )
 

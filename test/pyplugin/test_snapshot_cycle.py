@@ -8,6 +8,7 @@ __capquery_snapshots__ are checked after each run.
   4. --capquery-update: rewrites the file, passes; the next plain run passes
   5. a snapshot file with no test is reported at the end of the session
 """
+import os
 import re
 import textwrap
 
@@ -110,3 +111,31 @@ def test_failure_text_is_the_servers(run_pytest, tmp_path):
                      r"E +1\. \[phase 1\] SELECT 0 AS sensor\n", out, re.M), out
     assert re.search(r"^E +HINT:  Statement shape repeated 3 times in phase 1 \(a likely N\+1\): "
                      r"SELECT \$1 AS sensor$", out, re.M), out
+
+
+def test_one_disposable_server_per_xdist_worker(run_pytest, tmp_path):
+    """With pytest-xdist each worker is its own session, so its own server."""
+    pytest = __import__("pytest")
+    pytest.importorskip("xdist")
+    (tmp_path / "test_workers.py").write_text(textwrap.dedent('''
+        import os
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_server(capquery_server, n):
+            assert capquery_server.tmpdb_dir
+            conn = capquery_server.connect()
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_setting('data_directory')")
+                line = "WORKER %s SERVER %s\\n" % (os.environ["PYTEST_XDIST_WORKER"], cur.fetchone()[0])
+            conn.close()
+            with open("servers.txt", "a") as f:
+                f.write(line)
+    '''))
+    rc, out = run_pytest("-n", "2", server="tmpdb")
+    assert rc == 0, out
+    pairs = set(re.findall(r"WORKER (gw\d) SERVER (\S+)", (tmp_path / "servers.txt").read_text()))
+    assert {w for w, _ in pairs} == {"gw0", "gw1"}, out
+    assert len({s for _, s in pairs}) == 2, out          # one data directory per worker
+    for _, datadir in pairs:
+        assert not os.path.exists(datadir)               # each stopped with its session
