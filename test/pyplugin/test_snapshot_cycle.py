@@ -10,7 +10,11 @@ __capquery_snapshots__ are checked after each run.
 """
 import os
 import re
+import subprocess
+import sys
 import textwrap
+
+from conftest import CLIENTS, REPO, bindir
 
 MODULE = textwrap.dedent('''
     import os
@@ -139,3 +143,23 @@ def test_one_disposable_server_per_xdist_worker(run_pytest, tmp_path):
     assert len({s for _, s in pairs}) == 2, out          # one data directory per worker
     for _, datadir in pairs:
         assert not os.path.exists(datadir)               # each stopped with its session
+
+
+def test_readme_example(tmp_path, tmpdb_env):
+    """The README's example, laid out as the README says (pytest.ini with
+    pythonpath, conftest.py with pytest_plugins), on a disposable server."""
+    readme = (REPO / "README.md").read_text()
+    code = re.search(r"```python\n(# test_sensors\.py\n.*?)```", readme, re.S).group(1)
+    shown = re.search(r"```\n(>       cap\.assert_max\(1\)\n.*?)\n\.\.\.\n", readme, re.S).group(1)
+    (tmp_path / "pytest.ini").write_text("[pytest]\npythonpath = %s\n" % CLIENTS)
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["capquery_pytest"]\n')
+    (tmp_path / "test_sensors.py").write_text(code)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "--capquery-bindir=" + bindir()],
+                          cwd=str(tmp_path), env=tmpdb_env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    out = proc.stdout
+    assert proc.returncode == 1 and "1 failed, 1 passed" in out, out
+    assert shown in out, out
+    assert "new: __capquery_snapshots__/test_sensors/test_eager.sql" in out
+    assert (tmp_path / "__capquery_snapshots__" / "test_sensors" / "test_eager.sql").exists()
