@@ -224,3 +224,16 @@ def test_start_times_reported(tmp_path_factory, tmpdb_env):
     assert len(cache) == 1, cache          # one template, reused
     TIMINGS.append("first start (template built): %.2f s; repeated starts: %s s"
                    % (times[0], ", ".join("%.2f" % t for t in times[1:])))
+
+
+def test_missing_capquery_is_explained(tmpdb_env, tmp_path):
+    """PostgreSQL binaries with no capquery installed next to them."""
+    fake = tmp_path / "15" / "bin"
+    fake.mkdir(parents=True)
+    for name in ("postgres", "initdb", "pg_ctl"):
+        (fake / name).symlink_to(os.path.join(bindir(), name))
+    proc = tmpdb(tmpdb_env, "start", "--bindir", str(fake), "--parent", str(os.getpid()), check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "capquery is not installed for %s" % fake in proc.stderr
+    assert "make && make install" in proc.stderr
+    assert "building the template" not in proc.stderr      # it stops there
