@@ -215,3 +215,30 @@ def test_psycopg2_pool_joined_by_label(capquery, capquery_server, panels):
 def test_engine_without_label_is_refused(capquery, engine):
     with pytest.raises(ValueError, match="label"):
         capquery.capture(engine)
+
+
+def test_workload_error_is_reported_and_capture_ended(capquery, capquery_server):
+    """A workload that fails inside the capture: its error propagates (not an
+    error of ending the capture), the capture ends with the ROLLBACK that
+    capq_end() needs, recorded, and the connection is usable again."""
+    conn = capquery_server.connect(autocommit=False)
+    with pytest.raises(psycopg2.errors.DivisionByZero):
+        with capquery.capture(conn) as cap:
+            conn.cursor().execute("SELECT 1/0")
+    assert not cap.active
+    queries = [q["query"] for q in cap.queries()]
+    assert queries[0] == "BEGIN" and queries[-1] == "ROLLBACK", queries
+    assert cap.statements == len(queries)
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1")
+    conn.close()
+
+
+def test_workload_error_wins_over_a_broken_connection(capquery, capquery_server):
+    """The block's exception is reported even when the connection it broke
+    can no longer end the capture."""
+    conn = capquery_server.connect()
+    with pytest.raises(ZeroDivisionError):
+        with capquery.capture(conn):
+            conn.close()
+            1 / 0

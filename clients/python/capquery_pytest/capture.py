@@ -187,8 +187,16 @@ class Capture:
     def __enter__(self):
         return self.begin()
 
-    def __exit__(self, *exc):
-        self.end()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.end()
+        else:
+            # the workload's own exception is the one to report, even when the
+            # connection it broke cannot end the capture any more
+            try:
+                self.end()
+            except Exception:
+                pass
         return False
 
     def phase(self, name=None):
