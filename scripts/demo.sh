@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
 # scripts/demo.sh (= make demo): capquery's demonstration.
 # Installs dependencies, builds and installs the extension, starts a throwaway
-# PostgreSQL 15 with shared_preload_libraries='capquery' (port 54339, private
-# socket directory), loads a small alarm-panel schema, then runs
+# PostgreSQL 15 with capquery preloaded (bin/capquery-tmpdb: a free port, a
+# private socket directory), loads a small alarm-panel schema, then runs
 # scripts/demo.sql in psql: an N+1 access pattern captured and caught by
 # capq_assert_max(), and the fixed version (one JOIN) that passes.
 # The instance is stopped and deleted on exit, even on failure.
+# CAPQ_PG_ROOT=DIR installs into a private copy of PostgreSQL made by
+# test/run-all.sh instead of the system's.
 # Exits 0 only if every step did what it should.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-PORT=${CAPQ_DEMO_PORT:-54339}
+PG_ROOT=${CAPQ_PG_ROOT:-}
+BINDIR=$PG_ROOT/usr/lib/postgresql/15/bin
+TMPDB=$REPO/bin/capquery-tmpdb
 
-# shellcheck source=pgtemp.sh
-source "$REPO/scripts/pgtemp.sh"
-trap pgtemp_stop_all EXIT
+unset CAPQUERY_TMPDB     # only the instance started below is ours to stop
+trap '[[ -n "${CAPQUERY_TMPDB:-}" ]] && "$TMPDB" stop "$CAPQUERY_TMPDB"' EXIT
 trap 'exit 130' INT TERM
+demo_psql() { "$BINDIR/psql" -X "$@"; }
 
 bash "$REPO/scripts/deps.sh"
 make -s -C "$REPO" PG_CONFIG="$PG_CONFIG" all </dev/null
-make -s -C "$REPO" PG_CONFIG="$PG_CONFIG" install </dev/null >/dev/null
+make -s -C "$REPO" PG_CONFIG="$PG_CONFIG" ${PG_ROOT:+DESTDIR="$PG_ROOT"} install </dev/null >/dev/null
 echo "demo: capquery built and installed"
 
-pgtemp_start demo "$PORT" "shared_preload_libraries='capquery'"
+# two steps, so that set -e stops the demo if the server does not start
+tmpdb_env=$("$TMPDB" start --bindir "$BINDIR" --parent $$)
+eval "$tmpdb_env"
 
-pgtemp_psql demo -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE capq_demo" </dev/null
-pgtemp_psql demo -q -v ON_ERROR_STOP=1 -d capq_demo <<'SQL'
+# from template0: the demo creates the extension itself
+demo_psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE capq_demo TEMPLATE template0" </dev/null
+demo_psql -q -v ON_ERROR_STOP=1 -d capq_demo <<'SQL'
 CREATE EXTENSION capquery;
 CREATE TABLE alarm_panels (
     id          serial PRIMARY KEY,
@@ -53,7 +60,7 @@ echo
 
 # psql reads the script from stdin so that messages carry no file:line prefix;
 # its errors go to stdout so that they appear where they happen
-pgtemp_psql demo -d capq_demo -v ON_ERROR_STOP=1 <"$REPO/scripts/demo.sql" 2>&1
+demo_psql -d capq_demo -v ON_ERROR_STOP=1 <"$REPO/scripts/demo.sql" 2>&1
 
 echo
 echo "demo: OK"

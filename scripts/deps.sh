@@ -13,6 +13,7 @@ PACKAGES=(
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   perl libipc-run-perl
   python3-psycopg2 python3-psycopg python3-sqlalchemy python3-pytest
+  python3-django python3-pytest-django python3-pytest-xdist
   valgrind
   # the recipes in examples/ (Go, Java, Ruby) and their drivers
   golang-go golang-github-lib-pq-dev

@@ -22,6 +22,8 @@
 #   pgTAP       test/pgtap/*.sql with pg_prove, database capq_tap (pgtap + capquery)
 #   Python      test/python/test_*.py, pytest, database capq_py
 #   stress      test/stress/test_*.py, pytest, database capq_stress
+#   pyplugin    test/pyplugin/test_*.py, pytest: bin/capquery-tmpdb and the pytest
+#               plugin in clients/python, database capq_pyplugin
 #   Node        test/node (package.json): npm install, node --test *.test.{js,mjs}, database capq_node
 #   nodeclient  clients/node/test/*.test.mjs (the Node module), database capq_node_client
 #   go java ruby  the recipes in examples/<lang> (run.sh; ruby: minitest), database capq_<lang>
@@ -29,7 +31,7 @@
 # CAPQ_{MAIN,TINY,LOCAL}_{HOST,PORT}, CAPQ_TCP_HOST=127.0.0.1; their database
 # exists on all three instances, with capquery created on main and tiny (not
 # on local: the test's CREATE EXTENSION there is what loads the library).
-# Options (environment): CAPQ_SUITES="regress isolation tap pgtap python stress node nodeclient go java ruby" to run
+# Options (environment): CAPQ_SUITES="regress isolation tap pgtap python stress pyplugin node nodeclient go java ruby" to run
 # only some; CAPQ_SUITE_TIMEOUT seconds per suite (default 900);
 # CAPQ_PORT_BASE (default 54329: main, +1 tiny, +2 local); CAPQ_PG_ROOT=DIR
 # installs into a private copy of PostgreSQL 15 under DIR (made on first use)
@@ -46,7 +48,7 @@ PORT_BASE=${CAPQ_PORT_BASE:-54329}
 export PGTEMP_BINDIR=$PG_BIN
 PYTHON=/usr/bin/python3
 SUITE_TIMEOUT=${CAPQ_SUITE_TIMEOUT:-900}
-SUITES=${CAPQ_SUITES:-regress isolation tap pgtap python stress node nodeclient go java ruby}
+SUITES=${CAPQ_SUITES:-regress isolation tap pgtap python stress pyplugin node nodeclient go java ruby}
 
 # shellcheck source=../scripts/pgtemp.sh
 source "$REPO/scripts/pgtemp.sh"
@@ -310,6 +312,9 @@ if want python && compgen -G "$REPO/test/python/test_*.py" >/dev/null; then
 fi
 if want stress && compgen -G "$REPO/test/stress/test_*.py" >/dev/null; then
   run_pytest stress test/stress capq_stress
+fi
+if want pyplugin && compgen -G "$REPO/test/pyplugin/test_*.py" >/dev/null; then
+  run_pytest pyplugin test/pyplugin capq_pyplugin
 fi
 
 # ---------------------------------------------------------------- Node
