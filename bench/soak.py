@@ -25,10 +25,10 @@ import time
 
 import psycopg2
 
-CLIENTS = int(os.environ.get("SOAK_CLIENTS", "20"))
-TRANSACTIONS = int(os.environ.get("SOAK_TRANSACTIONS", "500"))
-SQLSMITH_QUERIES = int(os.environ.get("SOAK_SQLSMITH_QUERIES", "5000"))
-KILL_CYCLES = int(os.environ.get("SOAK_KILL_CYCLES", "10"))
+CLIENTS = int(os.environ.get("SOAK_CLIENTS", "100"))
+TRANSACTIONS = int(os.environ.get("SOAK_TRANSACTIONS", "200"))
+SQLSMITH_QUERIES = int(os.environ.get("SOAK_SQLSMITH_QUERIES", "10000"))
+KILL_CYCLES = int(os.environ.get("SOAK_KILL_CYCLES", "20"))
 LOG = os.environ.get("SOAK_SERVER_LOG")
 DB = "soak"
 problems = []

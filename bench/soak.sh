@@ -13,6 +13,6 @@ export PGTEMP_BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
 source "$REPO/scripts/pgtemp.sh"
 trap pgtemp_stop_all EXIT
 pgtemp_start soak "${SOAK_PORT:-55821}" "shared_preload_libraries='capquery'" \
-  "restart_after_crash = on" "max_connections = 120" >/dev/null
+  "restart_after_crash = on" "max_connections = 120" "capquery.max_captures = 128" >/dev/null
 PATH="$PGTEMP_BINDIR:$PATH" PGHOST=$PGTEMP_SOAK_HOST PGPORT=$PGTEMP_SOAK_PORT PGUSER=postgres \
   SOAK_SERVER_LOG=$PGTEMP_SOAK_DIR/log /usr/bin/python3 "$REPO/bench/soak.py"
