@@ -2,13 +2,17 @@
 # scripts/fresh-check.sh: run the README's two commands (make demo, make test) as a new user would,
 # in a fresh Debian 12 root (debootstrap minbase + ca-certificates git make), as root; not part of make test.
 #
-# Usage: sudo bash scripts/fresh-check.sh [--keep] [--root DIR] [--ref REF] [--no-cache] [REPO]
+# Usage: sudo bash scripts/fresh-check.sh [--keep] [--disk] [--root DIR] [--ref REF] [--no-cache] [REPO]
 #   REPO        the repository to clone (default: the one this script is in); its
 #               committed HEAD is cloned, never the work tree, so commit first
 #   --ref REF   check out REF (branch, tag or commit of REPO) instead of its HEAD
 #   --root DIR  build the root in DIR (must be absent or empty; default: a new
-#               directory under /var/tmp, which needs about 2 GB free)
-#   --keep      leave the root (and the logs in it) in place at the end
+#               directory under /var/tmp)
+#   --keep      leave the root (and the logs in it) in place at the end; implies --disk
+#   --disk      build the root on DIR's disk (about 2 GB free needed) even when
+#               there is memory for a tmpfs (the default with 8 GB available:
+#               the root is about 2 GB and thousands of small files, which a
+#               disk mounted with discard takes minutes to delete)
 #   --no-cache  download debootstrap's packages again instead of using the
 #               tarball cached in /var/cache/capquery-fresh
 #
@@ -40,11 +44,12 @@ CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 CLONE_DIR=/root/capquery
 MIN_FREE_KB=$((2 * 1024 * 1024))
 
-KEEP=0 USE_CACHE=1 ROOT="" REF="" REPO=""
-usage() { sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+KEEP=0 DISK=0 USE_CACHE=1 ROOT="" REF="" REPO=""
+usage() { sed -n '4,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
-    --keep) KEEP=1 ;;
+    --keep) KEEP=1 DISK=1 ;;
+    --disk) DISK=1 ;;
     --no-cache) USE_CACHE=0 ;;
     --root) ROOT=${2:?--root needs a directory}; shift ;;
     --root=*) ROOT=${1#--root=} ;;
@@ -66,9 +71,13 @@ git -C "$REPO" rev-parse --verify -q "${REF:-HEAD}^{commit}" >/dev/null ||
   die "$REPO has no commit ${REF:-HEAD}"
 
 # ---------------------------------------------------------------- the root and its cleanup
+mem_kb=$(awk '$1 == "MemAvailable:" {print $2}' /proc/meminfo)
+((mem_kb >= 4 * MIN_FREE_KB)) || DISK=1
 if [[ -z "$ROOT" ]]; then
-  free_kb=$(df -Pk /var/tmp | awk 'NR == 2 {print $4}')
-  ((free_kb >= MIN_FREE_KB)) || die "/var/tmp has $((free_kb / 1024)) MB free, about 2 GB is needed: use --root DIR"
+  if ((DISK)); then
+    free_kb=$(df -Pk /var/tmp | awk 'NR == 2 {print $4}')
+    ((free_kb >= MIN_FREE_KB)) || die "/var/tmp has $((free_kb / 1024)) MB free, about 2 GB is needed: use --root DIR"
+  fi
   ROOT=$(mktemp -d /var/tmp/capquery-fresh.XXXXXX)
 else
   [[ "$ROOT" != *[[:space:]]* ]] || die "--root: no spaces in the path, please"
@@ -79,7 +88,7 @@ ROOT=$(realpath "$ROOT")
 [[ "$ROOT" != / ]] || die "--root / is not a fresh root"
 chmod 755 "$ROOT"
 
-MOUNTED=()      # mount points under $ROOT, in the order they were mounted
+MOUNTED=()      # mount points at or under $ROOT, in the order they were mounted
 STARTED=$SECONDS
 
 # mounts_under DIR: mount points at or below DIR, deepest (most recent) last
@@ -150,6 +159,13 @@ mount_in_root() {           # mount_in_root TARGET MOUNT-ARGS...
   MOUNTED+=("$target")
 }
 
+if ((DISK)); then
+  echo "fresh-check: root on disk: $ROOT"
+else
+  mount_in_root "" -t tmpfs -o size=8G,mode=755 capquery-fresh
+  echo "fresh-check: root on a tmpfs (--disk to build it on disk): $ROOT"
+fi
+
 # ---------------------------------------------------------------- this machine's mirror
 # "URI SUITE" for each Debian bookworm* suite this machine's apt uses, from
 # one-line sources.list files and deb822 .sources files
@@ -204,11 +220,11 @@ else
   mkdir -p "$CACHE_DIR"
   rm -f "$tarball.part"
   debootstrap --variant=minbase --include="$INCLUDE" --make-tarball="$tarball.part" \
-    "$SUITE" "$ROOT" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 ||
+    "$SUITE" "$ROOT/download" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 ||
     { tail -n 30 "$ROOT.debootstrap.log"; rm -f "$ROOT.debootstrap.log"; die "debootstrap could not download"; }
   rm -f "$ROOT.debootstrap.log"
   mv "$tarball.part" "$tarball"
-  find "$ROOT" -mindepth 1 -delete
+  rm -rf "$ROOT/download"
 fi
 DEB_BYTES=$(tar -tvzf "$tarball" | awk '$NF ~ /\.deb$/ {s += $3} END {print s + 0}')
 debootstrap --variant=minbase --include="$INCLUDE" --unpack-tarball="$tarball" \
@@ -242,7 +258,8 @@ mapfile -t LOCAL_CAS < <(find /usr/local/share/ca-certificates -type f -name '*.
 if ((${#LOCAL_CAS[@]})); then
   echo "trusting this machine's local CA certificates: ${LOCAL_CAS[*]##*/}"
   cp -a /usr/local/share/ca-certificates/. "$ROOT/usr/local/share/ca-certificates/"
-  chroot "$ROOT" /usr/bin/env -i PATH="$CHROOT_PATH" update-ca-certificates >/dev/null
+  chroot "$ROOT" /usr/bin/env -i PATH="$CHROOT_PATH" update-ca-certificates >/dev/null 2>&1 ||
+    die "update-ca-certificates failed in the root"
 fi
 
 say "cloning $REPO${REF:+ at $REF} into $CLONE_DIR"
@@ -253,7 +270,7 @@ git -C "$ROOT$CLONE_DIR" log --oneline -1
 mount_in_root /proc -t proc proc
 mount_in_root /sys -t sysfs sysfs 2>/dev/null || mount_in_root /sys --rbind /sys
 mount_in_root /dev --bind /dev
-mount --make-private "$ROOT/dev"        # mounts below it stay out of this machine's /dev
+mount --make-private "$ROOT/dev"       # mounts below it stay out of this machine's /dev
 mount_in_root /dev/pts --bind /dev/pts
 mount_in_root /dev/shm -t tmpfs -o mode=1777,nosuid,nodev shm
 
