@@ -36,6 +36,9 @@
 # stay stopped, as in a container: a policy-rc.d in the root refuses them.
 set -euo pipefail
 
+# the whole script is one block, read before it runs: a checkout that changes
+# under a running check (a commit, a rebase) cannot change what it executes
+{
 SELF_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SUITE=bookworm
 INCLUDE=ca-certificates,git,make
@@ -45,7 +48,7 @@ CLONE_DIR=/root/capquery
 MIN_FREE_KB=$((2 * 1024 * 1024))
 
 KEEP=0 DISK=0 USE_CACHE=1 ROOT="" REF="" REPO=""
-usage() { sed -n '4,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '5,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --keep) KEEP=1 DISK=1 ;;
@@ -139,6 +142,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop_root_processes
   unmount_all
+  rm -f "$ROOT.debootstrap.log"
   if [[ -n "$(mounts_under "$ROOT")" ]]; then
     echo "fresh-check: still mounted under $ROOT, NOT removing it:" >&2
     mounts_under "$ROOT" >&2
@@ -320,3 +324,4 @@ for line in "${RESULTS[@]}"; do echo "$line"; done
 echo "downloaded: packages $(mb $((DEB_BYTES + apt_bytes))) = debootstrap $(mb "$DEB_BYTES")$( ((DEB_CACHED)) && echo ' (cached this time)') + apt $(mb "$apt_bytes") ($apt_count .deb); npm cache $(mb "$npm_bytes"); apt lists $(mb "$lists_bytes") once unpacked"
 echo "root size at the end: $(mb "$root_bytes"); total time $(((SECONDS - STARTED) / 60)) min $(((SECONDS - STARTED) % 60)) s"
 exit "$OVERALL"
+}
