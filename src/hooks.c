@@ -90,6 +90,7 @@ typedef struct OpenStatement
 	CapqPlans	plans;			/* plan to capture at its end */
 	uint64		rows;			/* es_processed summed over ExecutorRun calls */
 	instr_time	start;			/* for its duration */
+	CapqStrictMark strict;		/* what strict mode counted for it */
 } OpenStatement;
 
 static OpenStatement *open_statements = NULL;
@@ -382,6 +383,7 @@ record_executor_start(QueryDesc *queryDesc)
 	int			text_len;
 	OpenStatement *open;
 	uint64		pos;
+	CapqStrictMark strict = {0};
 
 	if (transparent.level == nesting_level && transparent.called_capq)
 		return;
@@ -399,7 +401,7 @@ record_executor_start(QueryDesc *queryDesc)
 		text = statement_span(queryDesc->sourceText, pstmt->stmt_location,
 							  pstmt->stmt_len, &text_len);
 	if (capq_max_repeats > 0)
-		capq_strict_check(text, text_len, parts.kind);
+		capq_strict_check(text, text_len, parts.kind, &strict);
 	set_text(&parts, text, text_len);
 	set_relations(&parts, pstmt, relations);
 	set_params(&parts, queryDesc->params, &params_buf);
@@ -428,6 +430,7 @@ record_executor_start(QueryDesc *queryDesc)
 	open->xact_level = GetCurrentTransactionNestLevel();
 	open->plans = capq_plans_wanted;
 	open->rows = 0;
+	open->strict = strict;
 	INSTR_TIME_SET_CURRENT(open->start);
 }
 
@@ -534,6 +537,25 @@ level_is_quiet(void)
 	return num_open == 0;
 }
 
+/*
+ * Does this run start the query over?  Committing a WITH HOLD cursor copies
+ * what is left of its result into a store (PersistHoldablePortal): a
+ * scrollable cursor's executor is rewound first and runs over the whole
+ * result again, so its rows so far are produced again; a NO SCROLL one just
+ * goes on where its fetches stopped.
+ */
+static bool
+persists_from_start(QueryDesc *queryDesc)
+{
+	Portal		portal = ActivePortal;
+
+	return portal != NULL && portal->queryDesc == queryDesc &&
+		portal->holdStore != NULL &&
+		(portal->cursorOptions & CURSOR_OPT_HOLD) != 0 &&
+		(portal->cursorOptions & CURSOR_OPT_SCROLL) != 0 &&
+		queryDesc->dest != NULL && queryDesc->dest->mydest == DestTuplestore;
+}
+
 /* ExecutorRun with PG_TRY, for when something here is captured. */
 static pg_noinline void
 run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
@@ -541,6 +563,7 @@ run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 {
 	int			level = nesting_level;
 	int			saved_protected_level = protected_level;
+	bool		from_start = persists_from_start(queryDesc);
 
 	enter_level(queryDesc, level);
 	PG_TRY();
@@ -560,7 +583,9 @@ run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	{
 		int			i = find_open(queryDesc);
 
-		if (i >= 0)
+		if (i >= 0 && from_start)
+			open_statements[i].rows = queryDesc->estate->es_processed;
+		else if (i >= 0)
 			open_statements[i].rows += queryDesc->estate->es_processed;
 	}
 }
@@ -935,10 +960,18 @@ capq_retract_calling_statements(void)
 		return;
 	for (int level = 0; level < nesting_level && level < max_running; level++)
 	{
-		if (running[level] != CAPQ_NO_POS)
+		uint64		pos = running[level];
+
+		if (pos == CAPQ_NO_POS)
+			continue;
+		capq_ring_retract(pos);
+		running[level] = CAPQ_NO_POS;
+
+		/* strict mode counts only what the capture counts */
+		for (int i = 0; i < num_open; i++)
 		{
-			capq_ring_retract(running[level]);
-			running[level] = CAPQ_NO_POS;
+			if (open_statements[i].pos == pos)
+				capq_strict_uncount(&open_statements[i].strict);
 		}
 	}
 }
