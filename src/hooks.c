@@ -674,23 +674,40 @@ finish_open_statement(QueryDesc *queryDesc)
 	memmove(open, open + 1, (num_open - i) * sizeof(OpenStatement));
 }
 
-/* ExecutorEnd hook: complete the statement's record, if it has one. */
-static void
-capq_ExecutorEnd(QueryDesc *queryDesc)
+static inline void
+call_executor_end(QueryDesc *queryDesc)
 {
-	if (num_open > 0)
-		finish_open_statement(queryDesc);
-
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
+}
 
-	if (unlikely(queryDesc == outside_portal) && nesting_level == 1)
+/*
+ * A statement ends: complete its record, if it has one, and come back up
+ * from an executor started outside any portal.
+ */
+static pg_noinline void
+end_statement(QueryDesc *queryDesc)
+{
+	if (num_open > 0)
+		finish_open_statement(queryDesc);
+	if (queryDesc == outside_portal && nesting_level == 1)
 	{
 		outside_portal = NULL;
 		nesting_level = 0;
 	}
+	call_executor_end(queryDesc);
+}
+
+/* ExecutorEnd hook: complete the statement's record, if it has one. */
+static void
+capq_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (unlikely(num_open > 0 || outside_portal != NULL))
+		end_statement(queryDesc);
+	else
+		call_executor_end(queryDesc);
 }
 
 /* Utility statements that stand for an executor statement, or nothing. */
@@ -851,22 +868,23 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
  * Planner hook: what planning runs (an IMMUTABLE function called with
  * constants is evaluated by the executor here) is nested in the statement
  * being planned.  No recorded statement runs at the raised level, so no
- * PG_TRY: an error is repaired as the file header says.
+ * PG_TRY: an error is repaired as the file header says.  The level goes up
+ * and back down (what runs below is balanced when planning returns), which
+ * spares saving it: this runs for every statement.
  */
 static PlannedStmt *
 capq_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	int			level = nesting_level;
 	PlannedStmt *result;
 
-	nesting_level = level + 1;
+	nesting_level++;
 	if (prev_planner)
 		result = prev_planner(parse, query_string, cursorOptions, boundParams);
 	else
 		result = standard_planner(parse, query_string, cursorOptions,
 								  boundParams);
-	nesting_level = level;
+	nesting_level--;
 	return result;
 }
 
