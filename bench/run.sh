@@ -121,7 +121,7 @@ cg_capquery_ir() {
         if (rest ~ /^\*  /) { in_capq = iscapq(substr(rest, 4)); if (in_capq) total += c; next }
         if (rest ~ /^>   / && in_capq) {
           callee = substr(rest, 5)
-          if (iscapq(callee) || fnof(callee) ~ /^standard_(Executor(Start|Run|Finish|End)|ProcessUtility)$/) next
+          if (iscapq(callee) || fnof(callee) ~ /^standard_(Executor(Start|Run|Finish|End)|ProcessUtility|planner)$/) next
           total += c
         }
       }
@@ -349,7 +349,7 @@ EOF
   report ""
   report "Targets: no capture <= $TARGET_IDLE over baseline; capturing <= $TARGET_CAPTURE over baseline; pg_stat_statements about $TARGET_PGSS over baseline. Verdicts use the delta column."
   report ""
-  report "\"In capquery code and its calls\": self Ir of capquery.so's functions plus everything they call (LWLocks, memcpy, clock_gettime, sigsetjmp of PG_TRY), without the standard_Executor* functions the hooks chain to. The delta can differ from it by a few dozen instructions of layout effects: loading a library moves PostgreSQL's allocations, and e.g. __strcmp_avx2 on column names in the parser (scanRTEForColumn) costs more or less depending on where the strings sit; the baseline run twice (1b) shows that the method itself is exact to ~1 instruction."
+  report "\"In capquery code and its calls\": self Ir of capquery.so's functions plus everything they call (LWLocks, memcpy, clock_gettime, sigsetjmp of PG_TRY), without the standard functions the hooks chain to (standard_Executor*, standard_ProcessUtility, standard_planner). The delta can differ from it by a few dozen instructions of layout effects: loading a library moves PostgreSQL's allocations, and e.g. __strcmp_avx2 on column names in the parser (scanRTEForColumn) costs more or less depending on where the strings sit; the baseline run twice (1b) shows that the method itself is exact to ~1 instruction."
   report ""
 
   # Where the cost goes: per-function marginal self cost, configuration minus baseline

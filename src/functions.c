@@ -511,9 +511,11 @@ PG_FUNCTION_INFO_V1(capq_assert_same_count);
 Datum
 capq_fingerprint(PG_FUNCTION_ARGS)
 {
-	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *query;
 	CapqShape	shape;
 
+	capq_retract_calling_statements();
+	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	capq_shape_scan(&shape, query, strlen(query), true);
 	PG_RETURN_TEXT_P(cstring_to_text(capq_shape_fingerprint(&shape)));
 }

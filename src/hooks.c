@@ -17,11 +17,23 @@
  *
  * Nesting is counted as pg_stat_statements does: ExecutorRun,
  * ExecutorFinish and ProcessUtility raise it around the standard call, and
- * PG_FINALLY puts it back whatever happens.  One exception keeps the hooks
- * to a few branches when nothing is captured: ExecutorRun and
- * ExecutorFinish then skip PG_TRY (a sigsetjmp, most of their cost), and an
- * error that escapes them is repaired where it is caught -- by the
- * enclosing PG_FINALLY (which restores the level it saved, not one less),
+ * PG_FINALLY puts it back whatever happens.  Unlike pg_stat_statements 15,
+ * it also covers what runs before a statement starts or after it ended,
+ * on its behalf:
+ * - planning: constant folding evaluates an IMMUTABLE function called with
+ *   constants, its statements included, so the planner hook raises it;
+ * - EXECUTE's arguments, evaluated before its prepared statement starts: it
+ *   is raised until that statement starts (at the EXECUTE's own level);
+ * - while capturing, an executor started at level 0 outside any portal
+ *   (deferred triggers at commit, a domain check in the protocol's Bind):
+ *   it is raised from that executor's start to its end.
+ *
+ * One exception keeps the hooks to a few branches when nothing is
+ * captured: ExecutorRun and ExecutorFinish then skip PG_TRY (a sigsetjmp,
+ * most of their cost), and the planner, and an executor outside any
+ * portal, never use it (no recorded statement runs at the level they
+ * raise); an error that escapes them is repaired where it is caught -- by
+ * the enclosing PG_FINALLY (which restores the level it saved, not one less),
  * by the subtransaction abort that catches it (which restores the level
  * saved when the subtransaction began), or by the transaction abort that
  * ends the statement (which restores the level of the innermost protected
@@ -37,11 +49,14 @@
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "nodes/params.h"
+#include "optimizer/planner.h"
 #include "parser/scansup.h"
 #include "portability/instr_time.h"
+#include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 
 #include "capture.h"
 #include "plans.h"
@@ -54,6 +69,7 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static planner_hook_type prev_planner = NULL;
 
 /*---- Local state ----*/
 
@@ -76,6 +92,7 @@ typedef struct OpenStatement
 	CapqPlans	plans;			/* plan to capture at its end */
 	uint64		rows;			/* es_processed summed over ExecutorRun calls */
 	instr_time	start;			/* for its duration */
+	CapqStrictMark strict;		/* what strict mode counted for it */
 } OpenStatement;
 
 static OpenStatement *open_statements = NULL;
@@ -94,21 +111,27 @@ static int	max_running = 0;
  * start at its level records:
  * - DECLARE: the executor sees the cursor's query with a copy of the whole
  *   source string; the entry gets the DECLARE statement's own span.
- * - EXECUTE evaluates its parameters before the executor starts: a capq_*
- *   call among them must keep the statement out, though it is not yet
- *   recorded when the call happens.
+ * - EXECUTE evaluates its arguments one level down, before its prepared
+ *   statement starts, in a portal of its own, at the EXECUTE's level.  A
+ *   capq_* call among the arguments must keep the statement out, though it
+ *   is not yet recorded when the call happens.
  */
 typedef struct TransparentUtility
 {
 	int			level;			/* its nesting level, -1 when none runs */
 	bool		is_execute;		/* EXECUTE, else DECLARE CURSOR */
-	bool		called_capq;	/* EXECUTE: a parameter called capq_* */
+	bool		in_arguments;	/* EXECUTE: evaluating arguments, at level + 1 */
+	bool		called_capq;	/* EXECUTE: an argument called capq_* */
+	Portal		portal;			/* EXECUTE: the portal that runs it */
 	const char *source;			/* DECLARE: its source string */
 	int			location;		/* DECLARE: its span in source */
 	int			len;
 } TransparentUtility;
 
 static TransparentUtility transparent = {-1};
+
+/* the executor started outside any portal, one level down until its end */
+static QueryDesc *outside_portal = NULL;
 
 /* scratch memory for parameter output functions, reset after each use */
 static MemoryContext scratch_context = NULL;
@@ -128,6 +151,8 @@ static void capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								ParamListInfo params,
 								QueryEnvironment *queryEnv,
 								DestReceiver *dest, QueryCompletion *qc);
+static PlannedStmt *capq_planner(Query *parse, const char *query_string,
+								 int cursorOptions, ParamListInfo boundParams);
 static void capq_xact_callback(XactEvent event, void *arg);
 static void capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								  SubTransactionId parentSubid, void *arg);
@@ -146,6 +171,8 @@ capq_install_hooks(void)
 	ExecutorEnd_hook = capq_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = capq_ProcessUtility;
+	prev_planner = planner_hook;
+	planner_hook = capq_planner;
 
 	RegisterXactCallback(capq_xact_callback, NULL);
 	RegisterSubXactCallback(capq_subxact_callback, NULL);
@@ -386,6 +413,7 @@ record_executor_start(QueryDesc *queryDesc)
 	int			text_len;
 	OpenStatement *open;
 	uint64		pos;
+	CapqStrictMark strict = {0};
 
 	if (transparent.level == nesting_level && transparent.called_capq)
 		return;
@@ -403,7 +431,7 @@ record_executor_start(QueryDesc *queryDesc)
 		text = statement_span(queryDesc->sourceText, pstmt->stmt_location,
 							  pstmt->stmt_len, &text_len);
 	if (capq_max_repeats > 0)
-		capq_strict_check(text, text_len, parts.kind);
+		capq_strict_check(text, text_len, parts.kind, &strict);
 	set_text(&parts, text, text_len);
 	set_relations(&parts, pstmt, relations);
 	set_params(&parts, queryDesc->params, &params_buf);
@@ -432,6 +460,7 @@ record_executor_start(QueryDesc *queryDesc)
 	open->xact_level = GetCurrentTransactionNestLevel();
 	open->plans = capq_plans_wanted;
 	open->rows = 0;
+	open->strict = strict;
 	INSTR_TIME_SET_CURRENT(open->start);
 }
 
@@ -446,13 +475,56 @@ capture_executor_start(QueryDesc *queryDesc)
 		capq_plan_prepare(queryDesc, capq_plans_wanted);
 }
 
+/*
+ * While an EXECUTE evaluates its arguments (one level down), is this the
+ * start of its prepared statement?  ExecuteQuery runs that in a new portal,
+ * hidden from pg_cursors, once the arguments are evaluated; what the
+ * arguments run is in the EXECUTE's own portal, or in a cursor's (visible)
+ * portal.  The statement then runs at the EXECUTE's level.
+ */
+static pg_noinline void
+leave_execute_arguments(void)
+{
+	Portal		portal = ActivePortal;
+
+	if (nesting_level == transparent.level + 1 && portal != NULL &&
+		portal != transparent.portal && !portal->visible)
+	{
+		transparent.in_arguments = false;
+		nesting_level = transparent.level;
+		protected_level = transparent.level;
+	}
+}
+
+/*
+ * An executor started at the top level outside any portal does not run a
+ * client's statement (they all run in portals) but works on behalf of one:
+ * a deferred trigger or constraint check firing at commit, or a domain's
+ * CHECK on a parameter the extended protocol's Bind converts.  It is one
+ * level down, from its start to its end.  Only while capturing: nothing
+ * else depends on the level.
+ */
+static pg_noinline void
+enter_outside_portal(QueryDesc *queryDesc)
+{
+	outside_portal = queryDesc;
+	nesting_level = 1;
+}
+
 /* ExecutorStart hook: record the statement if a capture wants it. */
 static void
 capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (capq_active_targets() > 0 && level_tracked(nesting_level) &&
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
-		capture_executor_start(queryDesc);
+	if (unlikely(transparent.in_arguments))
+		leave_execute_arguments();
+	if (capq_active_targets() > 0)
+	{
+		if (nesting_level == 0 && ActivePortal == NULL)
+			enter_outside_portal(queryDesc);
+		if (level_tracked(nesting_level) &&
+			(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+			capture_executor_start(queryDesc);
+	}
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -495,6 +567,25 @@ level_is_quiet(void)
 	return num_open == 0;
 }
 
+/*
+ * Does this run start the query over?  Committing a WITH HOLD cursor copies
+ * what is left of its result into a store (PersistHoldablePortal): a
+ * scrollable cursor's executor is rewound first and runs over the whole
+ * result again, so its rows so far are produced again; a NO SCROLL one just
+ * goes on where its fetches stopped.
+ */
+static bool
+persists_from_start(QueryDesc *queryDesc)
+{
+	Portal		portal = ActivePortal;
+
+	return portal != NULL && portal->queryDesc == queryDesc &&
+		portal->holdStore != NULL &&
+		(portal->cursorOptions & CURSOR_OPT_HOLD) != 0 &&
+		(portal->cursorOptions & CURSOR_OPT_SCROLL) != 0 &&
+		queryDesc->dest != NULL && queryDesc->dest->mydest == DestTuplestore;
+}
+
 /* ExecutorRun with PG_TRY, for when something here is captured. */
 static pg_noinline void
 run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
@@ -502,6 +593,7 @@ run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 {
 	int			level = nesting_level;
 	int			saved_protected_level = protected_level;
+	bool		from_start = persists_from_start(queryDesc);
 
 	enter_level(queryDesc, level);
 	PG_TRY();
@@ -521,7 +613,9 @@ run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	{
 		int			i = find_open(queryDesc);
 
-		if (i >= 0)
+		if (i >= 0 && from_start)
+			open_statements[i].rows = queryDesc->estate->es_processed;
+		else if (i >= 0)
 			open_statements[i].rows += queryDesc->estate->es_processed;
 	}
 }
@@ -610,17 +704,40 @@ finish_open_statement(QueryDesc *queryDesc)
 	memmove(open, open + 1, (num_open - i) * sizeof(OpenStatement));
 }
 
-/* ExecutorEnd hook: complete the statement's record, if it has one. */
-static void
-capq_ExecutorEnd(QueryDesc *queryDesc)
+static inline void
+call_executor_end(QueryDesc *queryDesc)
 {
-	if (num_open > 0)
-		finish_open_statement(queryDesc);
-
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
+}
+
+/*
+ * A statement ends: complete its record, if it has one, and come back up
+ * from an executor started outside any portal.
+ */
+static pg_noinline void
+end_statement(QueryDesc *queryDesc)
+{
+	if (num_open > 0)
+		finish_open_statement(queryDesc);
+	if (queryDesc == outside_portal && nesting_level == 1)
+	{
+		outside_portal = NULL;
+		nesting_level = 0;
+	}
+	call_executor_end(queryDesc);
+}
+
+/* ExecutorEnd hook: complete the statement's record, if it has one. */
+static void
+capq_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (unlikely(num_open > 0 || outside_portal != NULL))
+		end_statement(queryDesc);
+	else
+		call_executor_end(queryDesc);
 }
 
 /* Utility statements that stand for an executor statement, or nothing. */
@@ -650,7 +767,9 @@ call_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * Run a transparent utility statement; for EXECUTE and DECLARE CURSOR, tell
- * the executor start below what it stands for.
+ * the executor start below what it stands for.  EXECUTE's arguments are
+ * evaluated one level down, until its statement starts (see
+ * leave_execute_arguments).
  */
 static void
 process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
@@ -659,6 +778,8 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 							DestReceiver *dest, QueryCompletion *qc)
 {
 	TransparentUtility saved = transparent;
+	int			level = nesting_level;
+	int			saved_protected_level = protected_level;
 
 	if (!IsA(pstmt->utilityStmt, ExecuteStmt) &&
 		!IsA(pstmt->utilityStmt, DeclareCursorStmt))
@@ -668,12 +789,19 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 		return;
 	}
 
-	transparent.level = nesting_level;
+	transparent.level = level;
 	transparent.is_execute = IsA(pstmt->utilityStmt, ExecuteStmt);
+	transparent.in_arguments = transparent.is_execute;
 	transparent.called_capq = false;
+	transparent.portal = ActivePortal;
 	transparent.source = queryString;
 	transparent.location = pstmt->stmt_location;
 	transparent.len = pstmt->stmt_len;
+	if (transparent.is_execute)
+	{
+		nesting_level = level + 1;
+		protected_level = level + 1;
+	}
 	PG_TRY();
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -682,16 +810,18 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		transparent = saved;
+		nesting_level = level;
+		protected_level = saved_protected_level;
 	}
 	PG_END_TRY();
 }
 
-/* ProcessUtility hook: record utility and transaction statements. */
+/* Record a utility or transaction statement, and run it a level down. */
 static void
-capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
+process_utility(PlannedStmt *pstmt, const char *queryString,
+				bool readOnlyTree, ProcessUtilityContext context,
+				ParamListInfo params, QueryEnvironment *queryEnv,
+				DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	int			level = nesting_level;
@@ -750,6 +880,44 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 }
 
+/* ProcessUtility hook: record utility and transaction statements. */
+static void
+capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	/* a prepared statement that rules turned into a utility statement */
+	if (unlikely(transparent.in_arguments))
+		leave_execute_arguments();
+	process_utility(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+}
+
+/*
+ * Planner hook: what planning runs (an IMMUTABLE function called with
+ * constants is evaluated by the executor here) is nested in the statement
+ * being planned.  No recorded statement runs at the raised level, so no
+ * PG_TRY: an error is repaired as the file header says.  The level goes up
+ * and back down (what runs below is balanced when planning returns), which
+ * spares saving it: this runs for every statement.
+ */
+static PlannedStmt *
+capq_planner(Query *parse, const char *query_string, int cursorOptions,
+			 ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	nesting_level++;
+	if (prev_planner)
+		result = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions,
+								  boundParams);
+	nesting_level--;
+	return result;
+}
+
 /*---- Transaction boundaries ----*/
 
 /* Forget what was running above level (its calls were unwound). */
@@ -777,6 +945,7 @@ capq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			reset_levels_above(protected_level);
 			num_open = 0;
+			outside_portal = NULL;
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -816,6 +985,8 @@ capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		if (xact_level < max_subxact_levels)
 			reset_levels_above(subxact_levels[xact_level]);
+		if (nesting_level == 0)
+			outside_portal = NULL;
 		while (num_open > 0 &&
 			   open_statements[num_open - 1].xact_level >= xact_level)
 			num_open--;
@@ -837,10 +1008,18 @@ capq_retract_calling_statements(void)
 		return;
 	for (int level = 0; level < nesting_level && level < max_running; level++)
 	{
-		if (running[level] != CAPQ_NO_POS)
+		uint64		pos = running[level];
+
+		if (pos == CAPQ_NO_POS)
+			continue;
+		capq_ring_retract(pos);
+		running[level] = CAPQ_NO_POS;
+
+		/* strict mode counts only what the capture counts */
+		for (int i = 0; i < num_open; i++)
 		{
-			capq_ring_retract(running[level]);
-			running[level] = CAPQ_NO_POS;
+			if (open_statements[i].pos == pos)
+				capq_strict_uncount(&open_statements[i].strict);
 		}
 	}
 }

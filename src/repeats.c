@@ -356,10 +356,12 @@ static uint64 strict_capture_id = 0;
  * capquery.max_repeats > 0 and this backend is capturing: count the
  * statement's shape in the current phase of its (first) capture and raise
  * P0004 when that makes it exceed the limit.  The scan costs what reading
- * a shape costs, so it happens only in strict mode.
+ * a shape costs, so it happens only in strict mode.  *mark tells
+ * capq_strict_uncount what was counted.
  */
 void
-capq_strict_check(const char *text, int len, CapqKind kind)
+capq_strict_check(const char *text, int len, CapqKind kind,
+				  CapqStrictMark *mark)
 {
 	CapqTarget *target = &capq_targets[0];
 	int32		phase = capq_shared->slots[target->slot].phase;
@@ -389,6 +391,8 @@ capq_strict_check(const char *text, int len, CapqKind kind)
 	if (!found)
 		count->executions = 0;
 	count->executions++;
+	mark->capture_id = strict_capture_id;
+	mark->count = count;
 
 	if (count->executions > capq_max_repeats)
 		ereport(ERROR,
@@ -400,4 +404,18 @@ capq_strict_check(const char *text, int len, CapqKind kind)
 						   capq_clip_text(capq_shape_normalized(&shape),
 										  CAPQ_MESSAGE_ITEM_BYTES)),
 				 errhint(CAPQ_EAGER_LOADING_HINT)));
+}
+
+/*
+ * A statement counted by capq_strict_check was retracted (it calls a
+ * capq_* function): it no longer counts, here as in the capture, so that a
+ * test's own capq_* calls never trip strict mode.
+ */
+void
+capq_strict_uncount(CapqStrictMark *mark)
+{
+	if (mark->count != NULL && strict_counts != NULL &&
+		mark->capture_id == strict_capture_id)
+		mark->count->executions--;
+	mark->count = NULL;
 }

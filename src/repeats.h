@@ -39,7 +39,22 @@ extern int	capq_group_shapes(const CapqCapture *cap, bool by_phase,
 extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
 extern char *capq_relation_name(Oid dbid, Oid relid);
 extern char *capq_call_site(const char *comment);
-extern void capq_strict_check(const char *text, int len, CapqKind kind);
+
+/*---- Strict mode: capquery.max_repeats ----*/
+
+/*
+ * What strict mode counted for one statement, so that it can take it back
+ * when the statement turns out to call capq_* (and is retracted).
+ */
+typedef struct CapqStrictMark
+{
+	uint64		capture_id;		/* the capture it was counted in, 0 if none */
+	struct StrictCount *count;	/* its shape's count there */
+} CapqStrictMark;
+
+extern void capq_strict_check(const char *text, int len, CapqKind kind,
+							  CapqStrictMark *mark);
+extern void capq_strict_uncount(CapqStrictMark *mark);
 
 #define CAPQ_EAGER_LOADING_HINT \
 	"Load the related rows eagerly: a JOIN, or the two-query strategy (fetch the parents, then all their children with one IN (...) query)."
