@@ -48,6 +48,7 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/params.h"
 #include "optimizer/planner.h"
 #include "parser/scansup.h"
@@ -88,6 +89,7 @@ typedef struct OpenStatement
 {
 	QueryDesc  *query_desc;		/* identifies it until ExecutorEnd */
 	uint64		pos;			/* its ring record */
+	CapqKind	kind;			/* its kind, for retracting it once evicted */
 	int			xact_level;		/* subtransaction it started in */
 	CapqPlans	plans;			/* plan to capture at its end */
 	uint64		rows;			/* es_processed summed over ExecutorRun calls */
@@ -101,9 +103,11 @@ static int	max_open = 0;
 
 /*
  * running[level]: the ring record of the statement executing at that level,
- * so that a capq_* call can retract the statements that called it.
+ * so that a capq_* call can retract the statements that called it, and its
+ * kind (running_kind), which retraction needs once the ring has evicted it.
  */
 static uint64 *running = NULL;
+static uint8 *running_kind = NULL;
 static int	max_running = 0;
 
 /*
@@ -367,26 +371,36 @@ append_statement(CapqRecordParts *parts)
 	return capq_ring_append(parts, capq_targets, capq_ntargets);
 }
 
-/* Keep room in running[] for level. */
+/* Grow running[] and running_kind[] to hold level. */
+static pg_noinline void
+running_grow(int level)
+{
+	int			newmax = Max(16, level * 2);
+
+	if (running == NULL)
+	{
+		running = MemoryContextAllocZero(TopMemoryContext,
+										 newmax * sizeof(uint64));
+		running_kind = MemoryContextAllocZero(TopMemoryContext, newmax);
+	}
+	else
+	{
+		running = repalloc(running, newmax * sizeof(uint64));
+		memset(running + max_running, 0,
+			   (newmax - max_running) * sizeof(uint64));
+		running_kind = repalloc(running_kind, newmax);
+	}
+	max_running = newmax;
+}
+
+/* Remember the recorded statement (or none) running at level. */
 static inline void
-running_set(int level, uint64 pos)
+running_set(int level, uint64 pos, CapqKind kind)
 {
 	if (unlikely(level >= max_running))
-	{
-		int			newmax = Max(16, level * 2);
-
-		if (running == NULL)
-			running = MemoryContextAllocZero(TopMemoryContext,
-											 newmax * sizeof(uint64));
-		else
-		{
-			running = repalloc(running, newmax * sizeof(uint64));
-			memset(running + max_running, 0,
-				   (newmax - max_running) * sizeof(uint64));
-		}
-		max_running = newmax;
-	}
+		running_grow(level);
 	running[level] = pos;
+	running_kind[level] = (uint8) kind;
 }
 
 /* The ring position of an open statement, or CAPQ_NO_POS. */
@@ -399,6 +413,68 @@ find_open(QueryDesc *queryDesc)
 			return i;
 	}
 	return -1;
+}
+
+/*---- Statements that call capq_* directly ----*/
+
+/* Does an expression call a capq_* function? */
+static bool
+calls_capq_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr))
+	{
+		char	   *name = get_func_name(((FuncExpr *) node)->funcid);
+
+		if (name != NULL && strncmp(name, "capq_", 5) == 0)
+			return true;
+	}
+	return expression_tree_walker(node, calls_capq_walker, context);
+}
+
+/* ... in a plan node's target list, quals or inputs? */
+static bool
+plan_calls_capq(Plan *plan)
+{
+	if (plan == NULL)
+		return false;
+	if (calls_capq_walker((Node *) plan->targetlist, NULL) ||
+		calls_capq_walker((Node *) plan->qual, NULL))
+		return true;
+	if (IsA(plan, Result) &&
+		calls_capq_walker(((Result *) plan)->resconstantqual, NULL))
+		return true;
+	return plan_calls_capq(plan->lefttree) || plan_calls_capq(plan->righttree);
+}
+
+/*
+ * Does this statement call a capq_* function itself (SELECT capq_count(),
+ * SELECT * FROM capq_queries(), SELECT is(capq_count(), 3))?  Such a
+ * statement would be retracted when the call runs; it is not appended at
+ * all, so that reading a capture never evicts what it reads.  Only a text
+ * that spells capq_ (or CAPQ_) pays for looking at the plan.  A call made
+ * through a function of the application's is still appended, then
+ * retracted.
+ */
+static bool
+calls_capq_directly(PlannedStmt *pstmt, const char *text, int len)
+{
+	ListCell   *lc;
+
+	if (len < 5 ||
+		(memmem(text, len, "capq_", 5) == NULL &&
+		 memmem(text, len, "CAPQ_", 5) == NULL))
+		return false;
+	foreach(lc, pstmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_FUNCTION &&
+			calls_capq_walker((Node *) rte->functions, NULL))
+			return true;
+	}
+	return plan_calls_capq(pstmt->planTree);
 }
 
 /* Record an executor statement when it starts. */
@@ -430,6 +506,8 @@ record_executor_start(QueryDesc *queryDesc)
 	else
 		text = statement_span(queryDesc->sourceText, pstmt->stmt_location,
 							  pstmt->stmt_len, &text_len);
+	if (calls_capq_directly(pstmt, text, text_len))
+		return;
 	if (capq_max_repeats > 0)
 		capq_strict_check(text, text_len, parts.kind, &strict);
 	set_text(&parts, text, text_len);
@@ -457,6 +535,7 @@ record_executor_start(QueryDesc *queryDesc)
 	open = &open_statements[num_open++];
 	open->query_desc = queryDesc;
 	open->pos = pos;
+	open->kind = parts.kind;
 	open->xact_level = GetCurrentTransactionNestLevel();
 	open->plans = capq_plans_wanted;
 	open->rows = 0;
@@ -541,7 +620,10 @@ enter_level(QueryDesc *queryDesc, int level)
 {
 	int			i = find_open(queryDesc);
 
-	running_set(level, i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
+	if (i >= 0)
+		running_set(level, open_statements[i].pos, open_statements[i].kind);
+	else
+		running_set(level, CAPQ_NO_POS, CAPQ_KIND_SELECT);
 	nesting_level = level + 1;
 	protected_level = level + 1;
 }
@@ -827,6 +909,7 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	int			level = nesting_level;
 	int			saved_protected_level = protected_level;
 	volatile uint64 pos = CAPQ_NO_POS;	/* read after PG_TRY */
+	CapqKind	kind = CAPQ_KIND_UTILITY;
 	instr_time	start;
 
 	if (utility_is_transparent(parsetree))
@@ -845,8 +928,9 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 
 		memset(&parts, 0, sizeof(parts));
 		parts.type = CAPQ_REC_STATEMENT;
-		parts.kind = IsA(parsetree, TransactionStmt) ?
-			CAPQ_KIND_TRANSACTION : CAPQ_KIND_UTILITY;
+		if (IsA(parsetree, TransactionStmt))
+			kind = CAPQ_KIND_TRANSACTION;
+		parts.kind = kind;
 		parts.nesting = level;
 		text = statement_span(queryString, pstmt->stmt_location,
 							  pstmt->stmt_len, &text_len);
@@ -855,7 +939,7 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
-	running_set(level, pos);
+	running_set(level, pos, kind);
 	nesting_level = level + 1;
 	protected_level = level + 1;
 	PG_TRY();
@@ -1012,7 +1096,8 @@ capq_retract_calling_statements(void)
 
 		if (pos == CAPQ_NO_POS)
 			continue;
-		capq_ring_retract(pos);
+		capq_ring_retract(pos, (CapqKind) running_kind[level],
+						  capq_targets, capq_ntargets);
 		running[level] = CAPQ_NO_POS;
 
 		/* strict mode counts only what the capture counts */

@@ -352,9 +352,16 @@ capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us)
 /*
  * Mark a statement as one that called capq_* functions: it stays in the
  * ring (positions do not move) but is no longer counted or listed.
+ *
+ * If the ring already evicted it, its captures counted it and charged it as
+ * lost; both are taken back for the captures that took it -- those among
+ * targets (the backend's captures, which are the ones it was appended for,
+ * unless they began after it or ended before it).  So a capq_end() on a busy
+ * ring does not count itself.
  */
 void
-capq_ring_retract(uint64 pos)
+capq_ring_retract(uint64 pos, CapqKind kind, const CapqTarget *targets,
+				  int ntargets)
 {
 	CapqShared *s = capq_shared;
 
@@ -375,6 +382,22 @@ capq_ring_retract(uint64 pos)
 				slot->statements--;
 				slot->kind_counts[rec->kind]--;
 			}
+		}
+	}
+	else
+	{
+		for (int i = 0; i < ntargets; i++)
+		{
+			CapqSlot   *slot = &s->slots[targets[i].slot];
+
+			if (slot->capture_id != targets[i].capture_id ||
+				slot->first_pos > pos ||
+				(slot->end_pos != CAPQ_NO_POS && slot->end_pos <= pos) ||
+				slot->statements == 0 || slot->lost == 0)
+				continue;
+			slot->statements--;
+			slot->kind_counts[kind]--;
+			slot->lost--;
 		}
 	}
 	capq_unlock();

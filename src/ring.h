@@ -260,7 +260,8 @@ extern uint64 capq_ring_append(const CapqRecordParts *parts,
 							   const CapqTarget *targets, int ntargets);
 extern void capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us);
 extern void capq_ring_apply_all_finishes(void);
-extern void capq_ring_retract(uint64 pos);
+extern void capq_ring_retract(uint64 pos, CapqKind kind,
+							  const CapqTarget *targets, int ntargets);
 extern void capq_ring_clear(void);
 
 /* Read-side iteration; caller holds the lock. Returns NULL at the end. */
