@@ -44,6 +44,7 @@ const char *const capq_report_format_names[CAPQ_NUM_REPORT_FORMATS] = {
 #define REPORT_TEXT_BYTES		4096	/* a statement (max_query_length) */
 #define REPORT_LINE_BYTES		160		/* a statement on a timeline line */
 #define REPORT_PARAMS_BYTES		1024
+#define REPORT_LIST_BYTES		1024	/* relations or call sites of a shape */
 #define REPORT_ERROR_BYTES		1024
 #define REPORT_PLAN_BYTES		(32 * 1024)
 #define REPORT_MAX_BANDS		200		/* phases drawn on the timeline */
@@ -107,6 +108,15 @@ format_ms(double ms)
 	return psprintf("%.2f s", ms / 1000.0);
 }
 
+/* "0.123 ms"; a statement that has not ended: failed, or still running */
+static char *
+duration_text(const CapqEntry *e)
+{
+	if (e->flags & CAPQ_FLAG_DONE)
+		return format_ms(e->duration_ms);
+	return pstrdup(entry_failed(e) ? "failed" : "running");
+}
+
 /* Has the document grown past its soft limit?  Lists stop there. */
 static bool
 report_full(const Report *r)
@@ -165,7 +175,7 @@ entry_relations(const CapqEntry *e)
 	if (e->nrelations == 0 || !capq_entry_visible(e))
 		return NULL;
 	initStringInfo(&buf);
-	for (int i = 0; i < e->nrelations; i++)
+	for (int i = 0; i < e->nrelations && buf.len <= REPORT_LIST_BYTES; i++)
 		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
 						 capq_relation_name(e->dbid, e->relations[i]));
 	return buf.data;
@@ -180,8 +190,15 @@ group_relations(const CapqShapeGroup *g)
 
 	initStringInfo(&buf);
 	forboth(r, g->relations, d, g->relation_dbids)
+	{
+		if (buf.len > REPORT_LIST_BYTES)
+		{
+			appendStringInfoString(&buf, ", ...");
+			break;
+		}
 		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
 						 capq_relation_name(lfirst_oid(d), lfirst_oid(r)));
+	}
 	return buf.data;
 }
 
@@ -193,8 +210,15 @@ string_list(List *strings)
 
 	initStringInfo(&buf);
 	foreach(lc, strings)
+	{
+		if (buf.len > REPORT_LIST_BYTES)
+		{
+			appendStringInfoString(&buf, ", ...");
+			break;
+		}
 		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
-						 (char *) lfirst(lc));
+						 capq_clip_text(lfirst(lc), REPORT_LIST_BYTES));
+	}
 	return buf.data;
 }
 
@@ -801,7 +825,7 @@ html_timeline(Report *r)
 		html_position(o, r, r->offset_ms[i], entry_ms(e));
 		appendStringInfo(o, "\" title=\"#" UINT64_FORMAT " %s, +%s, %s",
 						 e->seq, kind, format_ms(r->offset_ms[i]),
-						 (e->flags & CAPQ_FLAG_DONE) ? format_ms(e->duration_ms) : "not finished");
+						 duration_text(e));
 		if (failed)
 			appendStringInfo(o, ", ERROR %s", e->sqlstate);
 		appendStringInfoString(o, ": ");
@@ -922,7 +946,7 @@ html_statements(Report *r)
 						 "</td><td class=\"num\">+%s</td><td class=\"num\">%s</td><td class=\"num\">",
 						 entry_failed(e) ? " failed" : "", e->seq, e->seq,
 						 format_ms(r->offset_ms[i]),
-						 (e->flags & CAPQ_FLAG_DONE) ? format_ms(e->duration_ms) : "running");
+						 duration_text(e));
 		if (e->flags & CAPQ_FLAG_DONE)
 			appendStringInfo(o, UINT64_FORMAT, e->rows);
 		appendStringInfo(o, "</td><td><span class=\"kind k-%s\">%s</span>",
@@ -1238,7 +1262,7 @@ doc_statements(Report *r)
 
 		head = psprintf("#" UINT64_FORMAT ", phase %d, +%s, %s, %s%s%s, by %s",
 						e->seq, e->phase, format_ms(r->offset_ms[i]),
-						(e->flags & CAPQ_FLAG_DONE) ? format_ms(e->duration_ms) : "running",
+						duration_text(e),
 						(e->flags & CAPQ_FLAG_DONE) ? psprintf("%s, ", count_noun(e->rows, "row", "rows")) : "",
 						capq_kind_name(e->kind),
 						e->nesting > 0 ? psprintf(" (nested %d)", e->nesting) : "",
