@@ -29,12 +29,15 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "capture.h"
 #include "render.h"
 #include "repeats.h"
 #include "report.h"
+#include "shape.h"
 
 const char *const capq_report_format_names[CAPQ_NUM_REPORT_FORMATS] = {
 	"html", "markdown", "text"
@@ -50,6 +53,7 @@ const char *const capq_report_format_names[CAPQ_NUM_REPORT_FORMATS] = {
 #define REPORT_MAX_BANDS		200		/* phases drawn on the timeline */
 #define REPORT_MAX_DEPTH		32		/* nesting levels laid out apart */
 #define REPORT_TEXT_COLUMNS		50		/* width of a text timeline bar */
+#define REPORT_MAX_FAILED_SCANS	10000	/* failed entries matched to shapes */
 
 #define CAPQ_HIDDEN_TEXT_HTML	"&lt;insufficient privilege&gt;"
 
@@ -68,6 +72,8 @@ typedef struct Report
 	CapqShapeGroup *groups;		/* by phase, repeated first */
 	int			ngroups;
 	int			nrepeated;
+	int		   *entry_group;	/* per listed entry: its group, -1 if none */
+	uint64	   *group_failed;	/* per group: failed executions */
 	Oid			cached_userid;	/* GetUserNameFromId cache */
 	char	   *cached_username;
 } Report;
@@ -115,6 +121,15 @@ duration_text(const CapqEntry *e)
 	if (e->flags & CAPQ_FLAG_DONE)
 		return format_ms(e->duration_ms);
 	return pstrdup(entry_failed(e) ? "failed" : "running");
+}
+
+/* The shape group of a listed entry, NULL when unknown. */
+static const CapqShapeGroup *
+listed_group(const Report *r, Size i)
+{
+	int			g = r->entry_group[i];
+
+	return g >= 0 ? &r->groups[g] : NULL;
 }
 
 /* Has the document grown past its soft limit?  Lists stop there. */
@@ -486,6 +501,79 @@ report_group_cmp(const void *a, const void *b)
 	return x->first - y->first;
 }
 
+/* A group's place in the sorted table, by its "phase:fingerprint" key. */
+typedef struct GroupIndex
+{
+	char		key[sizeof(((CapqShapeGroup *) NULL)->key)];	/* MUST BE FIRST */
+	int			index;
+} GroupIndex;
+
+/* The index of the group an entry belongs to, or -1. */
+static int
+entry_group_index(HTAB *index, MemoryContext scratch, const CapqEntry *e)
+{
+	MemoryContext outer = MemoryContextSwitchTo(scratch);
+	CapqShape	shape;
+	char		key[sizeof(((GroupIndex *) NULL)->key)];
+	GroupIndex *found;
+
+	capq_shape_scan(&shape, e->text, e->text_len, true);
+	snprintf(key, sizeof(key), "%d:%s", e->phase, capq_shape_fingerprint(&shape));
+	MemoryContextSwitchTo(outer);
+	MemoryContextReset(scratch);
+	found = hash_search(index, key, HASH_FIND, NULL);
+	return found ? found->index : -1;
+}
+
+/*
+ * Which shape each listed statement has (the timeline marks the likely
+ * N+1), and how many executions of each shape failed.  A statement is
+ * scanned again for it: the listed ones, and at most
+ * REPORT_MAX_FAILED_SCANS failed ones beyond them.
+ */
+static void
+match_groups(Report *r)
+{
+	const CapqCapture *cap = r->cap;
+	HASHCTL		ctl;
+	HTAB	   *index;
+	MemoryContext scratch;
+	int			scanned_failed = 0;
+
+	r->entry_group = palloc(Max(r->nlisted, 1) * sizeof(int));
+	r->group_failed = palloc0(Max(r->ngroups, 1) * sizeof(uint64));
+	if (cap->nentries == 0)
+		return;
+	ctl.keysize = sizeof(((GroupIndex *) NULL)->key);
+	ctl.entrysize = sizeof(GroupIndex);
+	ctl.hcxt = CurrentMemoryContext;
+	index = hash_create("capquery report groups", Max(r->ngroups, 16), &ctl,
+						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (int i = 0; i < r->ngroups; i++)
+	{
+		GroupIndex *g = hash_search(index, r->groups[i].key, HASH_ENTER, NULL);
+
+		g->index = i;
+	}
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "capquery report scan",
+									ALLOCSET_DEFAULT_SIZES);
+	for (Size i = 0; i < cap->nentries; i++)
+	{
+		const CapqEntry *e = &cap->entries[i];
+		int			g = -1;
+
+		if (i < r->nlisted ||
+			(entry_failed(e) && scanned_failed++ < REPORT_MAX_FAILED_SCANS))
+			g = entry_group_index(index, scratch, e);
+		if (i < r->nlisted)
+			r->entry_group[i] = g;
+		if (g >= 0 && entry_failed(e))
+			r->group_failed[g]++;
+	}
+	MemoryContextDelete(scratch);
+	hash_destroy(index);
+}
+
 static void
 prepare(Report *r)
 {
@@ -508,6 +596,7 @@ prepare(Report *r)
 		if (group_repeated(&r->groups[i]))
 			r->nrepeated++;
 	}
+	match_groups(r);
 }
 
 /* A phase: a run of consecutive entries (phases only move forward). */
@@ -633,15 +722,17 @@ static const char html_style[] =
 "font:12px/20px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:#1f2328;text-decoration:none}"
 ".tl-label .seq{color:#59636e;display:inline-block;min-width:42px}"
 ".tl-row.failed .tl-label{color:#b42318}"
-".tl-track{position:relative;flex:1;height:20px}"
+".tl-track{position:relative;flex:1;height:20px;margin-right:18px}"
 ".tl-bar{position:absolute;top:4px;height:12px;min-width:2px;border-radius:2px;opacity:.92}"
-".tl-bar.failed{background:repeating-linear-gradient(45deg,#d92d20 0 3px,#fde2e0 3px 6px);outline:1px solid #b42318}"
+".tl-bar.failed{min-width:6px;background:repeating-linear-gradient(45deg,#d92d20 0 3px,#fde2e0 3px 6px);outline:1px solid #b42318}"
 ".tl-bar.failed::after{content:'\\2715';position:absolute;left:100%;top:-4px;margin-left:4px;color:#b42318;font-weight:700}"
 ".tl-row:hover{background:#f0f4f9}"
+".tl-row.nplus1 .tl-label{box-shadow:inset 3px 0 #f5a524}"
+".sw.nplus1{background:#f5a524}"
 ".tl-axis{border-bottom:1px solid #c9ced4;height:22px}"
 ".tl-tick{position:absolute;top:3px;transform:translateX(-50%);color:#59636e;white-space:nowrap}"
 ".tl-tick:first-child{transform:none}"
-".tl-layer{position:absolute;top:0;bottom:0;left:360px;right:0;pointer-events:none}"
+".tl-layer{position:absolute;top:0;bottom:0;left:360px;right:18px;pointer-events:none}"
 ".tl-grid{position:absolute;top:22px;bottom:0;border-left:1px dashed #e1e4e8}"
 ".tl-band{position:absolute;top:22px;bottom:0;border-left:2px solid #9aa5b1;background:rgba(59,130,196,.05)}"
 ".tl-band.odd{background:rgba(224,138,30,.06)}"
@@ -669,6 +760,7 @@ static const char html_style[] =
 "details.plan pre{background:#f6f8fa;border:1px solid #e3e6ea;border-radius:6px;padding:8px;margin-top:4px}"
 "tr.stmt.failed td{background:#fff4f3}"
 "tr.phase-row td{background:#eef2f6;font-weight:600;color:#3d4752}"
+".shape-link{font-size:11px;text-decoration:none;color:#0b5cad}"
 ".kind{display:inline-block;color:#fff;border-radius:4px;padding:0 6px;font-size:11px}"
 ".kind.k-transaction{color:#1f2328}"
 ".hidden{color:#8b949e;font-style:italic}"
@@ -763,7 +855,8 @@ html_timeline(Report *r)
 	for (int k = 0; k < CAPQ_NUM_KINDS; k++)
 		appendStringInfo(o, "<span class=\"chip\"><span class=\"sw k-%s\"></span>%s</span>",
 						 capq_kind_name((CapqKind) k), capq_kind_name((CapqKind) k));
-	appendStringInfoString(o, "<span class=\"chip\"><span class=\"sw failed\"></span>failed</span></div>\n");
+	appendStringInfoString(o, "<span class=\"chip\"><span class=\"sw failed\"></span>failed</span>"
+						   "<span class=\"chip\"><span class=\"sw nplus1\"></span>repeated shape (likely N+1)</span></div>\n");
 
 	appendStringInfoString(o, "<div class=\"tl\"><div class=\"tl-layer\">");
 	for (double t = 0; t <= span * 1.0001 && t / step < 20; t += step)
@@ -811,11 +904,13 @@ html_timeline(Report *r)
 		bool		failed = entry_failed(e);
 		char	   *text = capq_entry_text(e);
 		int			depth = Min(Max(e->nesting, 0), 10);
+		const CapqShapeGroup *g = listed_group(r, i);
+		bool		repeated = g != NULL && group_repeated(g);
 
-		appendStringInfo(o, "<div class=\"tl-row%s\" id=\"tl-" UINT64_FORMAT "\">",
-						 failed ? " failed" : "", e->seq);
+		appendStringInfo(o, "<div class=\"tl-row%s%s\" id=\"tl-" UINT64_FORMAT "\">",
+						 failed ? " failed" : "", repeated ? " nplus1" : "", e->seq);
 		appendStringInfo(o, "<a class=\"tl-label\" href=\"#stmt-" UINT64_FORMAT "\" style=\"padding-left:%dpx\"><span class=\"seq\">#" UINT64_FORMAT "</span>",
-						 e->seq, depth * 16, e->seq);
+						 e->seq, 6 + depth * 16, e->seq);
 		if (depth > 0)
 			appendStringInfoString(o, "&#x21b3; ");
 		html_text(o, one_line(text, REPORT_LINE_BYTES));
@@ -875,6 +970,9 @@ html_shapes(Report *r)
 						 group_repeated(g) ? " repeated" : "", i + 1, g->fingerprint);
 		if (group_repeated(g))
 			appendStringInfoString(o, "<span class=\"flag nplus1\" title=\"ran more than once in one phase\">N+1?</span>");
+		if (r->group_failed[i] > 0)
+			appendStringInfo(o, " <span class=\"flag err\">" UINT64_FORMAT " failed</span>",
+							 r->group_failed[i]);
 		appendStringInfo(o, "</td><td class=\"num\">%d</td><td><span class=\"kind k-%s\">%s</span> <code class=\"fp\">%s</code>",
 						 g->phase, capq_kind_name(g->kind), capq_kind_name(g->kind),
 						 g->fingerprint);
@@ -953,6 +1051,14 @@ html_statements(Report *r)
 						 capq_kind_name(e->kind), capq_kind_name(e->kind));
 		if (e->nesting > 0)
 			appendStringInfo(o, " <span class=\"muted\">nested %d</span>", e->nesting);
+		if (r->entry_group[i] >= 0 && r->entry_group[i] < CAPQ_REPORT_MAX_SHAPES)
+		{
+			const CapqShapeGroup *g = listed_group(r, i);
+
+			appendStringInfo(o, "<br><a class=\"shape-link\" href=\"#shape-%d\">%s</a>",
+							 r->entry_group[i] + 1,
+							 group_repeated(g) ? "<span class=\"flag nplus1\">N+1?</span>" : "shape");
+		}
 		appendStringInfoString(o, "</td><td>");
 		html_text(o, user_name(r, e->userid));
 		appendStringInfo(o, "</td><td><pre class=\"sql%s\">", visible ? "" : " hidden");
@@ -1147,6 +1253,8 @@ doc_timeline(Report *r)
 		appendStringInfo(&t, "| %9s %-11s ", format_ms(entry_ms(e)),
 						 capq_kind_name(e->kind));
 		append_repeated(&t, ' ', depth * 2);
+		if (r->entry_group[i] >= 0 && group_repeated(&r->groups[r->entry_group[i]]))
+			appendStringInfoString(&t, "N+1? ");
 		if (entry_failed(e))
 			appendStringInfo(&t, "ERROR %s ", e->sqlstate);
 		appendStringInfoString(&t, one_line(capq_entry_text(e), REPORT_LINE_BYTES));
@@ -1184,7 +1292,8 @@ doc_shapes(Report *r)
 
 		if (md)
 		{
-			appendStringInfo(o, "| %s | %d | `%s` %s | ", group_repeated(g) ? "**N+1?**" : "",
+			appendStringInfo(o, "| %s%s | %d | `%s` %s | ", group_repeated(g) ? "**N+1?**" : "",
+							 r->group_failed[i] > 0 ? psprintf(" %s", count_noun(r->group_failed[i], "failed", "failed")) : "",
 							 g->phase, g->fingerprint, capq_kind_name(g->kind));
 			md_code(o, stmt);
 			appendStringInfo(o, " | " UINT64_FORMAT " | " UINT64_FORMAT " | %s | %s | ",
@@ -1195,10 +1304,11 @@ doc_shapes(Report *r)
 			appendStringInfoString(o, " |\n");
 			continue;
 		}
-		appendStringInfo(o, "%s phase %d, %s, shape %s: %s, %s, total %s, max %s\n",
+		appendStringInfo(o, "%s phase %d, %s, shape %s: %s%s, %s, total %s, max %s\n",
 						 group_repeated(g) ? "[N+1?]" : "      ", g->phase,
 						 capq_kind_name(g->kind), g->fingerprint,
 						 count_noun(g->executions, "execution", "executions"),
+						 r->group_failed[i] > 0 ? psprintf(" (" UINT64_FORMAT " failed)", r->group_failed[i]) : "",
 						 count_noun(g->rows, "row", "rows"),
 						 format_ms(g->total_ms), format_ms(g->max_ms));
 		doc_block(r, "", stmt, "    ");

@@ -242,6 +242,10 @@ def test_timeline_in_the_browser(demo):
     assert len(dom.find(cls="tl-band")) == 2
     phases = [p.content for p in dom.find(cls="tl-phase")]
     assert phases[0] == "1" and phases[1].startswith("2") and "save" in phases[1]
+    # the rows of the repeated shape are marked: the N+1 on the time axis
+    marked = dom.find(tag="div", cls=("tl-row", "nplus1"))
+    assert len(marked) == PANELS
+    assert all("FROM sensors WHERE panel_id" in m.content for m in marked)
     # the markup statement is text in its label, not elements
     labels = [n.content for n in dom.find(cls="tl-label")]
     assert any("<script>alert(" in t for t in labels)
@@ -291,6 +295,12 @@ def test_statements_in_the_browser(demo):
     assert any(SENSORS_SQL % PANELS in r.content for r in rows)
     assert any("<script>alert(\"x\")</script> & <b>bold</b>" in r.content for r in rows)
     assert [p.content for p in dom.find(tag="tr", cls="phase-row")] == ["Phase 1", "Phase 2 \u00b7 save"]
+    # each statement links to its shape's row; the N+1 ones to the first
+    sensors_rows = [r for r in rows if "FROM sensors WHERE panel_id" in r.content]
+    assert len(sensors_rows) == PANELS
+    for row in sensors_rows:
+        links = [a for a in row.descendants() if a.tag == "a" and "shape-link" in a.classes]
+        assert [(a.attrs["href"], a.content) for a in links] == [("#shape-1", "N+1?")]
 
 
 @pytest.mark.xfail(strict=False, reason="failed statements are recorded by the other half of issue 10 "
@@ -337,6 +347,7 @@ def test_markdown_report(demo):
     # the timeline is a code block with one line per statement
     timeline = md.split("## Timeline")[1].split("## Statement shapes")[0]
     assert len(re.findall(r"^#\d+ +\|[ =X]+\|", timeline, re.M)) == demo["count"]
+    assert len(re.findall(r"^#\d+ +\|.* select +N\+1\? SELECT id, kind FROM sensors", timeline, re.M)) == PANELS
     # plans collapsed
     failed = len(demo["dom"].find(tag="tr", cls=("stmt", "failed")))
     assert md.count("<details><summary>Plan</summary>") == demo["count"] - failed
