@@ -32,7 +32,7 @@ HIDDEN = "<insufficient privilege>"
 
 PANELS_SQL = "SELECT id, mac_address FROM alarm_panels ORDER BY id"
 SENSORS_SQL = "SELECT id, kind FROM sensors WHERE panel_id = %s ORDER BY id"
-MARKUP_SQL = "SELECT '<script>alert(\"x\")</script> & <b>bold</b>' AS markup"
+MARKUP_SQL = "SELECT '<script>alert(\"x\")</script> & <b>bold</b> h\u00e9llo \u2603' AS markup"
 LABEL = 'alarm <panels> & "sensors"'
 
 
@@ -293,7 +293,8 @@ def test_statements_in_the_browser(demo):
     assert len(rows) == demo["count"]
     assert rows[0].attrs["id"] == "stmt-1" and PANELS_SQL in rows[0].content
     assert any(SENSORS_SQL % PANELS in r.content for r in rows)
-    assert any("<script>alert(\"x\")</script> & <b>bold</b>" in r.content for r in rows)
+    # markup and non-ASCII text arrive as the application wrote them
+    assert any("<script>alert(\"x\")</script> & <b>bold</b> h\u00e9llo \u2603" in r.content for r in rows)
     assert [p.content for p in dom.find(tag="tr", cls="phase-row")] == ["Phase 1", "Phase 2 \u00b7 save"]
     # each statement links to its shape's row; the N+1 ones to the first
     sensors_rows = [r for r in rows if "FROM sensors WHERE panel_id" in r.content]
@@ -365,6 +366,58 @@ def test_text_report(demo):
     assert len(re.findall(r"^#\d+ +\|[ =X]+\|", text, re.M)) == demo["count"]
     assert "Seq Scan on sensors" in text
     assert MARKUP_SQL in text
+
+
+def test_nesting_indented_in_the_browser(demo_tables, tmp_path):
+    """With capquery.track = 'all' a function's statements are nested: their
+    timeline rows are indented and marked, their bars start inside their
+    caller's."""
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("SET capquery.track = 'all'")
+    cur.execute("CREATE FUNCTION pg_temp.panel_sensor_count(p int) RETURNS bigint LANGUAGE plpgsql AS "
+                "$$ BEGIN RETURN (SELECT count(*) FROM sensors WHERE panel_id = p); END $$")
+    cur.execute("SELECT pg_temp.panel_sensor_count(1)")
+    cur.execute("SELECT capq_begin()")
+    cur.execute("SELECT pg_temp.panel_sensor_count(2)")
+    cur.execute("SELECT capq_end()")
+    html = report(cur)
+    conn.close()
+    page = tmp_path / "nested.html"
+    page.write_text(html, encoding="utf-8")
+    dom = Dom(browser("--dump-dom", page.as_uri()))
+    labels = dom.find(tag="a", cls="tl-label")
+    assert len(labels) == 2
+    assert "panel_sensor_count(2)" in labels[0].content and "\u21b3" not in labels[0].content
+    assert "\u21b3" in labels[1].content and "FROM sensors WHERE panel_id = p" in labels[1].content
+    pad = [int(re.search(r"padding-left:(\d+)px", l.attrs["style"]).group(1)) for l in labels]
+    assert pad[1] > pad[0]
+    bars = dom.find(tag="a", cls="tl-bar")
+    left = [float(re.match(r"left:([0-9.]+)%;width:([0-9.]+)%", b.attrs["style"]).group(1)) for b in bars]
+    width = [float(re.match(r"left:([0-9.]+)%;width:([0-9.]+)%", b.attrs["style"]).group(2)) for b in bars]
+    assert left[0] <= left[1] and left[1] + width[1] <= left[0] + width[0] + 0.01
+    assert "nested 1" in dom.one(tag="tr", id="stmt-2").content
+
+
+def test_large_capture_is_bounded(conn):
+    """Beyond 5,000 statements the timeline and the list stop, and say so;
+    the header and the shape table still count every statement."""
+    cur = conn.cursor()
+    cur.execute("SELECT capq_begin()")
+    for i in range(5010):
+        cur.execute("SELECT %s AS n", (i,))
+    cur.execute("SELECT capq_end()")
+    html = report(cur)
+    assert html.count('<a class="tl-bar') == 5000
+    assert html.count('<tr class="stmt') == 5000
+    assert "The first 5000 of 5010 statements are drawn" in html
+    assert "The first 5000 of 5010 statements are listed" in html
+    dom = Dom(html)
+    row = dom.one(tag="tr", cls=("shape", "repeated"))
+    assert [c.content for c in row.children if c.tag == "td"][3] == "5010"
+    text = report(cur, "text")
+    assert len(re.findall(r"^#\d+ +\|", text, re.M)) == 5000
+    assert "The first 5000 of 5010 statements are drawn." in text
 
 
 def test_hostile_texts_stay_text(demo_tables):
