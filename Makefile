@@ -13,6 +13,7 @@ OBJS = \
 	src/plans.o \
 	src/snapshot.o \
 	src/repeats.o \
+	src/report.o \
 	src/functions.o
 
 # The install script of the first version and one update script per version

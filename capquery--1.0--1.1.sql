@@ -13,3 +13,11 @@ ALTER FUNCTION capq_fingerprint(text) STABLE;
 -- capq_report().  A function whose result columns change gets a new C entry
 -- point (e.g. capq_queries_1_1) so that a 1.0 definition keeps working with
 -- the newer library, as pg_stat_statements does.
+
+-- capq_report: a capture as a review document (HTML page, Markdown for a
+-- pull request, or text), read with the same masking and 53400 rule as
+-- every other reader.  capture may be NULL (the default capture).
+CREATE FUNCTION capq_report(capture bigint DEFAULT NULL, format text DEFAULT 'html')
+RETURNS text
+AS 'MODULE_PATHNAME', 'capq_report'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;

@@ -29,6 +29,8 @@ PACKAGES=(
   python3-psycopg2 python3-psycopg python3-sqlalchemy python3-pytest
   python3-django python3-pytest-django python3-pytest-xdist
   valgrind
+  # capq_report()'s HTML page is checked in a real browser (test/python/test_report.py)
+  chromium
   # the recipes in examples/ (Go, Java, Ruby) and their drivers
   golang-go golang-github-lib-pq-dev
   default-jdk-headless libpostgresql-jdbc-java junit5

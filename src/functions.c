@@ -24,6 +24,7 @@
 #include "reader.h"
 #include "render.h"
 #include "repeats.h"
+#include "report.h"
 #include "shape.h"
 #include "snapshot.h"
 
@@ -764,4 +765,27 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 			 errdetail_internal("%s", capq_bounded_message(detail.data)),
 			 errhint("A statement count that grows with the data is a likely N+1. " CAPQ_EAGER_LOADING_HINT)));
 	PG_RETURN_VOID();
+}
+
+/*---- Review report ----*/
+
+PG_FUNCTION_INFO_V1(capq_report);
+
+/* capq_report(capture, format): the capture as an HTML, Markdown or text document. */
+Datum
+capq_report(PG_FUNCTION_ARGS)
+{
+	uint64		capture_id = 0;
+	bool		have_id;
+	CapqReportFormat format;
+	CapqCapture *cap;
+
+	capq_retract_calling_statements();
+	have_id = capture_argument(fcinfo, 0, &capture_id);
+	require_not_null(fcinfo, 1, "format");
+	format = (CapqReportFormat) name_argument(fcinfo, 1, capq_report_format_names,
+											  CAPQ_NUM_REPORT_FORMATS, "report format",
+											  "Use 'html', 'markdown' or 'text'.");
+	cap = read_capture(have_id, capture_id);
+	PG_RETURN_TEXT_P(cstring_to_text(capq_report_render(cap, format)));
 }

@@ -8,6 +8,8 @@
 #ifndef CAPQ_READER_H
 #define CAPQ_READER_H
 
+#include "datatype/timestamp.h"
+
 #include "ring.h"
 
 /* One captured statement, copied out of the ring. */
@@ -33,6 +35,9 @@ typedef struct CapqEntry
 	Oid		   *relations;
 	int			nrelations;
 	char	   *plan;			/* NULL when none was captured */
+	char		sqlstate[6];	/* SQLSTATE of a failed statement, "" if none */
+	char	   *error_message;	/* its error message, NULL when none */
+	TimestampTz started_at;		/* when it started; 0 when not recorded */
 } CapqEntry;
 
 /* A capture: its slot (a copy) and its statements in order. */

@@ -228,6 +228,8 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 			g->executions = 0;
 			g->rows = 0;
 			g->total_ms = 0;
+			g->max_ms = e->duration_ms;
+			g->slowest = i;
 			g->relations = NIL;
 			g->relation_dbids = NIL;
 			g->call_sites = NIL;
@@ -237,6 +239,11 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 		g->executions++;
 		g->rows += e->rows;
 		g->total_ms += e->duration_ms;
+		if (e->duration_ms > g->max_ms)
+		{
+			g->max_ms = e->duration_ms;
+			g->slowest = i;
+		}
 		/* what a statement touched is as private as its text */
 		if (!capq_entry_visible(e))
 			continue;

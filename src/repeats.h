@@ -26,6 +26,8 @@ typedef struct CapqShapeGroup
 	uint64		executions;
 	uint64		rows;
 	double		total_ms;
+	double		max_ms;			/* its slowest execution's duration */
+	int			slowest;		/* index of that execution */
 	List	   *relations;		/* relation OIDs, distinct with their database */
 	List	   *relation_dbids;	/* database OID of each of them */
 	List	   *call_sites;		/* distinct sqlcommenter tags (char *) */
