@@ -449,11 +449,31 @@ plan_calls_capq(Plan *plan)
 }
 
 /*
+ * Does the text spell "capq_", in any case?  memchr finds each '_' (most
+ * statements have few), then the four letters before it are compared.
+ */
+static inline bool
+spells_capq(const char *text, int len)
+{
+	const char *end = text + len;
+	const char *p = text + 4;
+
+	while (p < end && (p = memchr(p, '_', end - p)) != NULL)
+	{
+		if ((p[-4] | 0x20) == 'c' && (p[-3] | 0x20) == 'a' &&
+			(p[-2] | 0x20) == 'p' && (p[-1] | 0x20) == 'q')
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/*
  * Does this statement call a capq_* function itself (SELECT capq_count(),
  * SELECT * FROM capq_queries(), SELECT is(capq_count(), 3))?  Such a
  * statement would be retracted when the call runs; it is not appended at
  * all, so that reading a capture never evicts what it reads.  Only a text
- * that spells capq_ (or CAPQ_) pays for looking at the plan.  A call made
+ * that spells capq_ (in any case) pays for looking at the plan.  A call made
  * through a function of the application's is still appended, then
  * retracted.
  */
@@ -462,9 +482,7 @@ calls_capq_directly(PlannedStmt *pstmt, const char *text, int len)
 {
 	ListCell   *lc;
 
-	if (len < 5 ||
-		(memmem(text, len, "capq_", 5) == NULL &&
-		 memmem(text, len, "CAPQ_", 5) == NULL))
+	if (!spells_capq(text, len))
 		return false;
 	foreach(lc, pstmt->rtable)
 	{
