@@ -4,6 +4,7 @@ EXTENSION  = capquery
 MODULE_big = capquery
 OBJS = \
 	src/capquery.o \
+	src/names.o \
 	src/hooks.o \
 	src/ring.o \
 	src/capture.o \

@@ -28,6 +28,7 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
+#include "capquery.h"
 #include "capture.h"
 
 PG_MODULE_MAGIC;

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 
 #include "capture.h"
+#include "settings.h"
 
 /*---- Local state ----*/
 
@@ -53,20 +54,6 @@ static int	my_last_slot = -1;
 static bool exit_callback_registered = false;
 
 /*---- Helpers ----*/
-
-const char *const capq_scope_names[CAPQ_NUM_SCOPES] = {
-	"backend", "database", "all"
-};
-
-const char *const capq_plans_names[CAPQ_NUM_PLANS] = {
-	"off", "on", "analyze"
-};
-
-const char *
-capq_scope_name(CapqScope scope)
-{
-	return capq_scope_names[scope];
-}
 
 /* superuser or pg_read_all_stats: may use wide scopes */
 bool

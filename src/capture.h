@@ -68,9 +68,6 @@ extern void capq_capture_resolve(bool have_id, uint64 capture_id,
 /* Copy every non-free slot, for capq_sessions(). */
 extern int	capq_capture_list(CapqSlot **slots);
 
-extern const char *const capq_scope_names[CAPQ_NUM_SCOPES];
-extern const char *const capq_plans_names[CAPQ_NUM_PLANS];
-extern const char *capq_scope_name(CapqScope scope);
 extern bool capq_role_reads_all_stats(void);
 extern bool capq_role_may_read(Oid reader, Oid author);
 

@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "capquery.h"
 #include "capture.h"
 #include "reader.h"
 #include "render.h"

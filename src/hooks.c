@@ -59,6 +59,7 @@
 #include "utils/memutils.h"
 #include "utils/portal.h"
 
+#include "capquery.h"
 #include "capture.h"
 #include "plans.h"
 #include "render.h"

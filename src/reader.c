@@ -19,6 +19,7 @@
 
 #include "capture.h"
 #include "reader.h"
+#include "settings.h"
 
 /* A phase name seen while scanning. */
 typedef struct PhaseName

@@ -27,31 +27,6 @@
 /* statements listed in an assertion's errdetail before "... and N more" */
 #define CAPQ_DETAIL_MAX_STATEMENTS	100
 
-const char *const capq_kind_names[CAPQ_NUM_KINDS] = {
-	"select", "insert", "update", "delete", "merge", "utility", "transaction"
-};
-
-const char *
-capq_kind_name(CapqKind kind)
-{
-	return capq_kind_names[kind];
-}
-
-/*
- * Index of name in a table of n names (case-sensitive, as the contract
- * spells them), or -1.  Kinds, scopes and plans settings are read with it.
- */
-int
-capq_name_index(const char *const *names, int n, const char *name)
-{
-	for (int i = 0; i < n; i++)
-	{
-		if (strcmp(name, names[i]) == 0)
-			return i;
-	}
-	return -1;
-}
-
 /*---- Parameters ----*/
 
 /* Append one parameter to a blob (hooks.c, at capture time). */

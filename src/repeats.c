@@ -27,6 +27,7 @@
 #include "capture.h"
 #include "render.h"
 #include "repeats.h"
+#include "settings.h"
 #include "shape.h"
 
 /* shapes named in an assertion's hint */

@@ -17,7 +17,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 
-#include "capquery.h"
+#include "capq_types.h"
 
 /* a ring position: absolute byte offset, never reused; 0 means "none" */
 #define CAPQ_NO_POS		((uint64) 0)
@@ -110,22 +110,6 @@ typedef enum CapqSlotState
 	CAPQ_SLOT_ACTIVE,
 	CAPQ_SLOT_ENDED
 } CapqSlotState;
-
-typedef enum CapqScope
-{
-	CAPQ_SCOPE_BACKEND = 0,
-	CAPQ_SCOPE_DATABASE,
-	CAPQ_SCOPE_ALL,
-	CAPQ_NUM_SCOPES
-} CapqScope;
-
-typedef enum CapqPlans
-{
-	CAPQ_PLANS_OFF = 0,
-	CAPQ_PLANS_ON,
-	CAPQ_PLANS_ANALYZE,
-	CAPQ_NUM_PLANS
-} CapqPlans;
 
 /* A capture session. Protected by the ring lock. */
 typedef struct CapqSlot

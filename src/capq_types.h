@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * capq_types.h
+ *		The small types every layer of capquery shares: statement kinds,
+ *		scopes, plans settings, the track setting, and their names.
+ *
+ * A leaf: it includes nothing of capquery's, so the ring (the lowest
+ * layer) and everything above can use it.  The names are the contract's
+ * spellings; names.c holds the tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CAPQ_TYPES_H
+#define CAPQ_TYPES_H
+
+#include "postgres.h"
+
+/*---- Statement kinds (stored in one byte of each ring record) ----*/
+typedef enum CapqKind
+{
+	CAPQ_KIND_SELECT = 0,
+	CAPQ_KIND_INSERT,
+	CAPQ_KIND_UPDATE,
+	CAPQ_KIND_DELETE,
+	CAPQ_KIND_MERGE,
+	CAPQ_KIND_UTILITY,
+	CAPQ_KIND_TRANSACTION,
+	CAPQ_NUM_KINDS
+} CapqKind;
+
+/* what capquery.track may say */
+typedef enum CapqTrack
+{
+	CAPQ_TRACK_TOP,
+	CAPQ_TRACK_ALL
+} CapqTrack;
+
+/*
+ * Variables shared between capquery's own files are hidden from other
+ * modules, so the hooks read them directly rather than through the GOT.
+ */
+#define CAPQ_INTERNAL __attribute__((visibility("hidden")))
+
+/* which sessions a capture takes statements from */
+typedef enum CapqScope
+{
+	CAPQ_SCOPE_BACKEND = 0,
+	CAPQ_SCOPE_DATABASE,
+	CAPQ_SCOPE_ALL,
+	CAPQ_NUM_SCOPES
+} CapqScope;
+
+typedef enum CapqPlans
+{
+	CAPQ_PLANS_OFF = 0,
+	CAPQ_PLANS_ON,
+	CAPQ_PLANS_ANALYZE,
+	CAPQ_NUM_PLANS
+} CapqPlans;
+
+/*---- Names (names.c): the contract's spellings, indexed by the enums ----*/
+extern const char *const capq_kind_names[CAPQ_NUM_KINDS];
+extern const char *const capq_scope_names[CAPQ_NUM_SCOPES];
+extern const char *const capq_plans_names[CAPQ_NUM_PLANS];
+extern const char *capq_kind_name(CapqKind kind);
+extern const char *capq_scope_name(CapqScope scope);
+extern int	capq_name_index(const char *const *names, int n, const char *name);
+
+#endif							/* CAPQ_TYPES_H */
