@@ -55,6 +55,38 @@ static bool exit_callback_registered = false;
 
 /*---- Helpers ----*/
 
+/*
+ * The captures of this backend that want plans, for plans.c: copied into
+ * out (room for capq_active_targets() entries); returns how many.
+ */
+int
+capq_plan_targets(CapqTarget *out)
+{
+	int			n = 0;
+
+	for (int i = 0; i < capq_ntargets; i++)
+	{
+		if (capq_target_plans[i] != CAPQ_PLANS_OFF)
+			out[n++] = capq_targets[i];
+	}
+	return n;
+}
+
+/*
+ * The first capture this backend records into, and its current phase (read
+ * without the lock: an aligned int32 the owner alone changes), for strict
+ * mode.  False when there is none.
+ */
+bool
+capq_first_target(CapqTarget *target, int32 *phase)
+{
+	if (capq_active_targets() == 0)
+		return false;
+	*target = capq_targets[0];
+	*phase = capq_shared->slots[target->slot].phase;
+	return true;
+}
+
 /* superuser or pg_read_all_stats: may use wide scopes */
 bool
 capq_role_reads_all_stats(void)

@@ -44,6 +44,12 @@ capq_active_targets(void)
 	return capq_ntargets;
 }
 
+/* the targets whose capture wants plans, copied to out; returns how many */
+extern int	capq_plan_targets(CapqTarget *out);
+
+/* this backend's first target and its capture's current phase; false if none */
+extern bool capq_first_target(CapqTarget *target, int32 *phase);
+
 /* forget the cached targets (capquery.session changed) */
 static inline void
 capq_invalidate_targets(void)

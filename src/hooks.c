@@ -269,7 +269,8 @@ param_output(Oid type, Datum value, Size room, bool *clipped)
  * Copy bound parameters (extended protocol, EXECUTE) as type OID plus
  * output text, bounded by capquery.max_params_length: the values are
  * needed exactly as sent, and the output function is the only way to get
- * them from a Datum.  Rendering happens at read time (render.c).  Whatever
+ * them from a Datum.  Rendering them as "$1 = '...'" happens at read time
+ * (render.c).  Whatever
  * is cut -- a value, or parameters past the limit -- is marked.
  */
 static void
@@ -404,7 +405,7 @@ running_set(int level, uint64 pos, CapqKind kind)
 	running_kind[level] = (uint8) kind;
 }
 
-/* The ring position of an open statement, or CAPQ_NO_POS. */
+/* The index in open_statements[] of an open statement, or -1. */
 static inline int
 find_open(QueryDesc *queryDesc)
 {

@@ -44,12 +44,8 @@ capq_plan_record(QueryDesc *queryDesc, uint64 statement_pos, CapqPlans plans)
 	if (capq_active_targets() == 0)
 		return;
 	oldcontext = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-	targets = palloc(capq_ntargets * sizeof(CapqTarget));
-	for (int i = 0; i < capq_ntargets; i++)
-	{
-		if (capq_target_plans[i] != CAPQ_PLANS_OFF)
-			targets[ntargets++] = capq_targets[i];
-	}
+	targets = palloc(capq_active_targets() * sizeof(CapqTarget));
+	ntargets = capq_plan_targets(targets);
 	if (ntargets == 0)
 	{
 		MemoryContextSwitchTo(oldcontext);

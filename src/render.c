@@ -4,8 +4,9 @@
  *		Reading entries back as text: kinds, parameters, privilege masking,
  *		and the numbered statement lists of assertion messages.
  *
- * Everything here runs at read time, in the reading backend, on copies made
- * by reader.c; nothing here is on a hook's path.
+ * Almost everything here runs at read time, in the reading backend, on
+ * copies made by reader.c.  One function is on a hook's path:
+ * capq_params_append builds a statement's parameter blob at executor start.
  *
  *-------------------------------------------------------------------------
  */

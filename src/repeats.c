@@ -371,14 +371,17 @@ void
 capq_strict_check(const char *text, int len, CapqKind kind,
 				  CapqStrictMark *mark)
 {
-	CapqTarget *target = &capq_targets[0];
-	int32		phase = capq_shared->slots[target->slot].phase;
+	CapqTarget	first;
+	CapqTarget *target = &first;
+	int32		phase;
 	CapqShape	shape;
 	char	   *fingerprint;
 	char		key[sizeof(((StrictCount *) NULL)->key)];
 	StrictCount *count;
 	bool		found;
 
+	if (!capq_first_target(&first, &phase))
+		return;
 	if (strict_counts == NULL || strict_capture_id != target->capture_id)
 	{
 		HASHCTL		ctl;

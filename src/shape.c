@@ -13,7 +13,9 @@
  * As pg_stat_statements does, token lengths come from the flex buffer: the
  * scanner leaves a zero byte after the current token in scanbuf.
  *
- * All of this runs at read time; the hooks only copy text.
+ * Readers scan every text they shape; on a hook's path only strict mode
+ * (capquery.max_repeats, repeats.c) scans, at executor start, and only
+ * when it is set.
  *
  *-------------------------------------------------------------------------
  */

@@ -2,7 +2,8 @@
  *
  * shape.h
  *		Statement shapes: a statement's tokens with constants and parameters
- *		abstracted, computed at read time with PostgreSQL's own scanner.
+ *		abstracted, computed with PostgreSQL's own scanner by readers (and
+ *		by strict mode at executor start).
  *
  *-------------------------------------------------------------------------
  */
