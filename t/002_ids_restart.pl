@@ -7,6 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CapqRegress;
 
 my $node = PostgreSQL::Test::Cluster->new('ids');
 $node->init;
@@ -14,28 +17,18 @@ $node->append_conf('postgresql.conf', "shared_preload_libraries = 'capquery'");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION capquery');
 
-# take n capture ids, returned in order
-sub take_ids
-{
-	my ($n) = @_;
-	my @ids;
-	push @ids, $node->safe_psql('postgres',
-		'SELECT capq_begin(); SELECT capq_end()') =~ /^(\d+)/
-	  for 1 .. $n;
-	return @ids;
-}
 
-my @first = take_ids(3);
+my @first = take_ids($node, 3);
 is_deeply([ sort { $a <=> $b } @first ], \@first, 'ids increase');
 
 $node->restart;
 ok(-f $node->data_dir . '/pg_stat/capquery.next_id',
 	'the next id was saved at shutdown');
-my @second = take_ids(2);
+my @second = take_ids($node, 2);
 cmp_ok($second[0], '>', $first[-1], 'ids continue after a clean restart');
 
 $node->restart;
-my @third = take_ids(1);
+my @third = take_ids($node, 1);
 cmp_ok($third[0], '>', $second[-1], 'and after a second one');
 
 $node->stop;

@@ -9,6 +9,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CapqRegress;
 
 my $node = PostgreSQL::Test::Cluster->new('ids_crash');
 $node->init;
@@ -19,19 +22,10 @@ restart_after_crash = on
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION capquery');
 
-sub take_ids
-{
-	my ($n) = @_;
-	my @ids;
-	push @ids, $node->safe_psql('postgres',
-		'SELECT capq_begin(); SELECT capq_end()') =~ /^(\d+)/
-	  for 1 .. $n;
-	return @ids;
-}
 
-my @ids = take_ids(2);
+my @ids = take_ids($node, 2);
 $node->restart;
-push @ids, take_ids(2);
+push @ids, take_ids($node, 2);
 
 # crash: kill -9 a backend, the postmaster reinitializes shared memory
 my $victim = $node->background_psql('postgres', on_error_stop => 0);
@@ -46,7 +40,7 @@ ok( eval {
 	'the postmaster reinitialized after the crash');
 $node->poll_query_until('postgres', 'SELECT 1', '1');
 eval { $victim->quit };
-my @after_crash = take_ids(3);
+my @after_crash = take_ids($node, 3);
 my $max_before = (sort { $b <=> $a } @ids)[0];
 cmp_ok($after_crash[0], '>', $max_before,
 	"the first id after the crash ($after_crash[0]) is larger than every id before it (@ids)"
@@ -54,7 +48,7 @@ cmp_ok($after_crash[0], '>', $max_before,
 push @ids, @after_crash;
 
 $node->restart;
-my ($next) = take_ids(1);
+my ($next) = take_ids($node, 1);
 my $max = (sort { $b <=> $a } @ids)[0];
 cmp_ok($next, '>', $max,
 	"the first id after the clean restart ($next) is larger than every id handed out before (@ids)"

@@ -1,5 +1,6 @@
-# t/CapqRegress.pm: run pg_regress files of sql/ and expected/ against a TAP
-# test's own PostgreSQL::Test::Cluster node, one TAP test per file.
+# t/CapqRegress.pm: helpers of the TAP tests: run pg_regress files of sql/
+# and expected/ against a test's own PostgreSQL::Test::Cluster node, one TAP
+# test per file; take capture ids.
 #
 # For the files that need a server of their own (sql/overflow*.sql: a 64kB
 # ring; sql/local*.sql: no preloading).  As src/test/recovery does, it calls
@@ -14,7 +15,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 use Exporter 'import';
-our @EXPORT = qw(regress_files run_regress);
+our @EXPORT = qw(regress_files run_regress take_ids);
 
 # the test names of the sql/ files matching a glob, e.g. 'overflow*'
 sub regress_files
@@ -47,6 +48,17 @@ sub run_regress
 		is($rc, 0, "pg_regress $test on node " . $node->name);
 	}
 	return;
+}
+
+# take_ids($node, $n): begin and end n captures on the node; their ids, in order
+sub take_ids
+{
+	my ($node, $n) = @_;
+	my @ids;
+	push @ids, $node->safe_psql('postgres',
+		'SELECT capq_begin(); SELECT capq_end()') =~ /^(\d+)/
+	  for 1 .. $n;
+	return @ids;
 }
 
 1;
