@@ -5,6 +5,7 @@ MODULE_big = capquery
 OBJS = \
 	src/capquery.o \
 	src/hooks.o \
+	src/failures.o \
 	src/ring.o \
 	src/capture.o \
 	src/reader.o \

@@ -147,6 +147,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("capquery");
 
 	capq_install_hooks();
+	capq_install_failure_hooks();
 }
 
 /* One finish queue per PGPROC (MaxBackends is known at shmem request). */

@@ -25,8 +25,16 @@ typedef enum CapqKind
 	CAPQ_KIND_MERGE,
 	CAPQ_KIND_UTILITY,
 	CAPQ_KIND_TRANSACTION,
+	CAPQ_KIND_INVALID,			/* failed to parse (1.1) */
 	CAPQ_NUM_KINDS
 } CapqKind;
+
+/*
+ * Kind filters of capq_count() and the assertions: a kind, or 'error' for
+ * the statements that failed, whatever their kind.
+ */
+#define CAPQ_FILTER_ERROR		((CapqKind) CAPQ_NUM_KINDS)
+#define CAPQ_NUM_FILTERS		(CAPQ_NUM_KINDS + 1)
 
 /* what capquery.track may say */
 typedef enum CapqTrack
@@ -55,12 +63,18 @@ extern CAPQ_INTERNAL int	capq_max_repeats;
 extern CAPQ_INTERNAL bool capq_preloaded;
 
 /*---- kinds (render.c) ----*/
-extern const char *const capq_kind_names[CAPQ_NUM_KINDS];
+extern const char *const capq_kind_names[CAPQ_NUM_FILTERS];
 extern const char *capq_kind_name(CapqKind kind);
 extern int	capq_name_index(const char *const *names, int n, const char *name);
 
 /*---- hooks.c ----*/
 extern void capq_install_hooks(void);
 extern void capq_retract_calling_statements(void);
+
+/*---- failures.c ----*/
+extern void capq_install_failure_hooks(void);
+extern void capq_failure_note_statement(const char *text_end);
+extern void capq_failure_while_running(uint64 pos);
+extern void capq_failure_capq_called(void);
 
 #endif							/* CAPQUERY_H */

@@ -52,6 +52,9 @@ static int	my_last_slot = -1;
 
 static bool exit_callback_registered = false;
 
+/* set while the error path refreshes targets: no catalog access then */
+static bool refreshing_without_catalogs = false;
+
 /*---- Helpers ----*/
 
 const char *const capq_scope_names[CAPQ_NUM_SCOPES] = {
@@ -191,7 +194,7 @@ capq_refresh_targets(void)
 
 		if (candidate_owners[i] == me)
 			may_read = true;
-		else if (IsTransactionState())
+		else if (IsTransactionState() && !refreshing_without_catalogs)
 			may_read = capq_role_may_read(candidate_owners[i], me);
 		else
 		{
@@ -213,6 +216,28 @@ capq_refresh_targets(void)
 	capq_targets_userid = me;
 	capq_plans_wanted = plans_wanted;
 	capq_seen_generation = complete ? generation : 0;
+}
+
+/*
+ * capq_active_targets() for the error path (failures.c), where an error may
+ * have come from anywhere and the catalogs must not be read: captures whose
+ * owner is another role are left out until the next statement refreshes
+ * the targets with the catalogs.  The caller checked that this backend
+ * does not hold the ring lock.
+ */
+int
+capq_targets_without_catalogs(void)
+{
+	if (capq_shared == NULL)
+		return 0;
+	if (pg_atomic_read_u64(&capq_shared->generation) != capq_seen_generation ||
+		(capq_ncandidates > 0 && GetUserId() != capq_targets_userid))
+	{
+		refreshing_without_catalogs = true;
+		capq_refresh_targets();
+		refreshing_without_catalogs = false;
+	}
+	return capq_ntargets;
 }
 
 /* Caller holds the lock exclusively. */

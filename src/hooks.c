@@ -411,6 +411,8 @@ record_executor_start(QueryDesc *queryDesc)
 	pos = append_statement(&parts);
 	if (scratch_context != NULL && parts.params != NULL)
 		MemoryContextReset(scratch_context);
+	if (nesting_level == 0)
+		capq_failure_note_statement(text + text_len);
 	if (pos == CAPQ_NO_POS)
 		return;
 
@@ -437,13 +439,45 @@ record_executor_start(QueryDesc *queryDesc)
 
 /*---- Hooks ----*/
 
-/* Record a starting statement, and prepare its plan if one is wanted. */
+static inline void
+call_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/* The error being raised ends the recorded statement of queryDesc. */
+static void
+failed_while_running(QueryDesc *queryDesc)
+{
+	int			i = find_open(queryDesc);
+
+	capq_failure_while_running(i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
+}
+
+/*
+ * Record a starting statement, prepare its plan if one is wanted, and
+ * start it: a failure to start (permissions, locks) is the statement's.
+ */
 static pg_noinline void
-capture_executor_start(QueryDesc *queryDesc)
+capture_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	record_executor_start(queryDesc);
 	if (capq_plans_wanted != CAPQ_PLANS_OFF)
 		capq_plan_prepare(queryDesc, capq_plans_wanted);
+
+	PG_TRY();
+	{
+		call_executor_start(queryDesc, eflags);
+	}
+	PG_CATCH();
+	{
+		failed_while_running(queryDesc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /* ExecutorStart hook: record the statement if a capture wants it. */
@@ -452,12 +486,11 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (capq_active_targets() > 0 && level_tracked(nesting_level) &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
-		capture_executor_start(queryDesc);
-
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	{
+		capture_executor_start(queryDesc, eflags);
+		return;
+	}
+	call_executor_start(queryDesc, eflags);
 }
 
 /*
@@ -511,11 +544,14 @@ run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		leave_level(level, saved_protected_level);
+		failed_while_running(queryDesc);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	leave_level(level, saved_protected_level);
 
 	if (num_open > 0)
 	{
@@ -564,11 +600,14 @@ finish_protected(QueryDesc *queryDesc)
 		else
 			standard_ExecutorFinish(queryDesc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		leave_level(level, saved_protected_level);
+		failed_while_running(queryDesc);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	leave_level(level, saved_protected_level);
 }
 
 /* ExecutorFinish hook: AFTER triggers run here, so count nesting too. */
@@ -722,6 +761,8 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							  pstmt->stmt_len, &text_len);
 		set_text(&parts, text, text_len);
 		pos = append_statement(&parts);
+		if (level == 0)
+			capq_failure_note_statement(text + text_len);
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
@@ -733,11 +774,14 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		leave_level(level, saved_protected_level);
+		capq_failure_while_running(pos);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	leave_level(level, saved_protected_level);
 
 	if (pos != CAPQ_NO_POS)
 	{
@@ -833,6 +877,7 @@ capq_retract_calling_statements(void)
 {
 	if (transparent.level >= 0 && transparent.is_execute)
 		transparent.called_capq = true;
+	capq_failure_capq_called();
 	if (capq_shared == NULL || running == NULL)
 		return;
 	for (int level = 0; level < nesting_level && level < max_running; level++)

@@ -33,6 +33,9 @@ typedef struct CapqEntry
 	Oid		   *relations;
 	int			nrelations;
 	char	   *plan;			/* NULL when none was captured */
+	char		sqlstate[6];	/* SQLSTATE it failed with; "" if it succeeded */
+	char	   *error_message;	/* its error message; NULL when none */
+	TimestampTz started_at;		/* when it started */
 } CapqEntry;
 
 /* A capture: its slot (a copy) and its statements in order. */

@@ -27,8 +27,10 @@
 /* statements listed in an assertion's errdetail before "... and N more" */
 #define CAPQ_DETAIL_MAX_STATEMENTS	100
 
-const char *const capq_kind_names[CAPQ_NUM_KINDS] = {
-	"select", "insert", "update", "delete", "merge", "utility", "transaction"
+/* the kinds, then the 'error' filter (CAPQ_FILTER_ERROR) */
+const char *const capq_kind_names[CAPQ_NUM_FILTERS] = {
+	"select", "insert", "update", "delete", "merge", "utility", "transaction",
+	"invalid", "error"
 };
 
 const char *
@@ -157,6 +159,30 @@ capq_entry_text(const CapqEntry *e)
 	if (e->flags & CAPQ_FLAG_QUERY_TRUNCATED)
 		return psprintf("%s...", e->text);
 	return pstrdup(e->text);
+}
+
+/* The entry's error message for display: masked, or marked when cut. */
+char *
+capq_entry_error_message(const CapqEntry *e)
+{
+	if (e->error_message == NULL)
+		return NULL;
+	if (!capq_entry_visible(e))
+		return pstrdup(CAPQ_HIDDEN_TEXT);
+	if (e->flags & CAPQ_FLAG_ERROR_TRUNCATED)
+		return psprintf("%s...", e->error_message);
+	return pstrdup(e->error_message);
+}
+
+/* Does the entry pass a kind filter (a kind, or 'error')? */
+bool
+capq_entry_matches(const CapqEntry *e, bool have_kind, CapqKind kind)
+{
+	if (!have_kind)
+		return true;
+	if (kind == CAPQ_FILTER_ERROR)
+		return e->sqlstate[0] != '\0';
+	return e->kind == kind;
 }
 
 /*---- Bounded messages ----*/
@@ -358,7 +384,8 @@ params_to_reader(CapqEntry *e, int src_encoding)
 }
 
 /*
- * Convert a capture's texts (statements, parameters, plans, phase names)
+ * Convert a capture's texts (statements, parameters, plans, error
+ * messages, phase names)
  * from the encodings of the databases they were captured in to the
  * reader's.  Entries of the reader's own database, the usual case, cost
  * one compare each.
@@ -408,6 +435,8 @@ capq_capture_to_reader_encoding(CapqCapture *cap)
 			params_to_reader(e, encoding);
 		if (e->plan != NULL)
 			e->plan = cstring_to_reader(e->plan, encoding);
+		if (e->error_message != NULL)
+			e->error_message = cstring_to_reader(e->error_message, encoding);
 	}
 }
 
@@ -426,7 +455,8 @@ capq_label_to_reader(const CapqSlot *slot)
 
 /*
  * "1. [phase 1] SELECT ... ($1 = '3')", one line per statement of the
- * capture (or of one kind), numbered by their place in the capture.
+ * capture (or of one kind), numbered by their place in the capture; a
+ * failed statement ends with "-- ERROR" and its SQLSTATE.
  */
 char *
 capq_render_statement_list(const CapqCapture *cap, bool have_kind,
@@ -443,7 +473,7 @@ capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 		const CapqEntry *e = &cap->entries[i];
 		char	   *params;
 
-		if (have_kind && e->kind != kind)
+		if (!capq_entry_matches(e, have_kind, kind))
 			continue;
 		if (listed >= CAPQ_DETAIL_MAX_STATEMENTS ||
 			buf.len > CAPQ_MESSAGE_MAX_BYTES)
@@ -461,6 +491,8 @@ capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 		if (params)
 			appendStringInfo(&buf, " (%s)",
 							 capq_clip_text(params, CAPQ_MESSAGE_ITEM_BYTES));
+		if (e->sqlstate[0] != '\0')
+			appendStringInfo(&buf, " -- ERROR %s", e->sqlstate);
 	}
 	if (listed == 0)
 		appendStringInfoString(&buf, " none.");
