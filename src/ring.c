@@ -35,7 +35,10 @@
  *	  set of active captures changes, so the hooks can tell without the lock
  *	  that nothing changed.
  * No ereport() is raised while the lock is held, but for out of memory in
- * a reader's copy (the error's cleanup releases the lock).  No loop under
+ * a reader's copy (the error's cleanup releases the lock); the error path
+ * (failures.c) appends without raising anything, and never while this
+ * backend holds the lock already (an error raised inside a locked section
+ * is not recorded).  No loop under
  * the lock depends on input: eviction stops at an empty ring, finishes are
  * bounded per queue, a reader's chunk by CAPQ_READ_CHUNK_BYTES.  In a backend that did not
  * preload capquery the state is backend-local and lock is NULL.
