@@ -17,11 +17,13 @@
  *
  * Nesting is counted as pg_stat_statements does: ExecutorRun,
  * ExecutorFinish and ProcessUtility raise it around the standard call, and
- * PG_FINALLY puts it back whatever happens.  One exception keeps the hooks
+ * put it back on the way out or in PG_CATCH, whatever happens.  The PG_CATCH
+ * blocks (and the one around a captured statement's ExecutorStart) also hand
+ * the error to failures.c, which records it on the failing statement.  One exception keeps the hooks
  * to a few branches when nothing is captured: ExecutorRun and
  * ExecutorFinish then skip PG_TRY (a sigsetjmp, most of their cost), and an
  * error that escapes them is repaired where it is caught -- by the
- * enclosing PG_FINALLY (which restores the level it saved, not one less),
+ * enclosing PG_CATCH (which restores the level it saved, not one less),
  * by the subtransaction abort that catches it (which restores the level
  * saved when the subtransaction began), or by the transaction abort that
  * ends the statement (which restores the level of the innermost protected
