@@ -129,7 +129,23 @@ SELECT seq, username, query, error, error_message FROM capq_queries() ORDER BY s
 SELECT position('secret' IN capq_snapshot()) AS secret_in_snapshot;
 RESET SESSION AUTHORIZATION;
 
+--
+-- A failure as the executor starts (a permission check) is on the entry
+-- recorded at its start: one entry, with its relations.  With
+-- track_utility off, a failed utility statement is not an entry.
+--
+CREATE TABLE fail_private (id int);
+SELECT capq_begin() > 0 AS began;
+SET ROLE capq_fail_plain;
+SELECT * FROM fail_private;
+RESET ROLE;
+SET capquery.track_utility = off;
+CREATE TABLE fail_t (id int);
+RESET capquery.track_utility;
+SELECT capq_end();
+SELECT seq, username, kind, query, error, relations FROM capq_queries() ORDER BY seq;
+
 DROP FUNCTION fail_caught(), fail_escapes();
-DROP TABLE fail_t;
+DROP TABLE fail_t, fail_private;
 DROP ROLE capq_fail_lead;
 DROP ROLE capq_fail_plain;
