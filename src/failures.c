@@ -85,20 +85,17 @@ static MemoryContext failure_context = NULL;
 
 /*---- Function declarations ----*/
 static void capq_emit_log(ErrorData *edata);
-static void capq_failure_xact_callback(XactEvent event, void *arg);
-static void capq_failure_subxact_callback(SubXactEvent event,
-										  SubTransactionId mySubid,
-										  SubTransactionId parentSubid,
-										  void *arg);
 
-/* Install emit_log_hook and the abort callbacks (called by _PG_init). */
+/*
+ * Install emit_log_hook (called by _PG_init).  The (sub)transaction abort
+ * that ends an error is seen through hooks.c's callbacks, which call
+ * capq_failure_forget(): one callback less for every transaction to call.
+ */
 void
 capq_install_failure_hooks(void)
 {
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = capq_emit_log;
-	RegisterXactCallback(capq_failure_xact_callback, NULL);
-	RegisterSubXactCallback(capq_failure_subxact_callback, NULL);
 }
 
 /*---- Bounds ----*/
@@ -500,19 +497,12 @@ capq_failure_capq_called(void)
 	capq_called_after = last_top_message == message ? last_top_end : NULL;
 }
 
-/* An abort ends the error being handled. */
-static void
-capq_failure_xact_callback(XactEvent event, void *arg)
+/*
+ * A transaction or subtransaction abort (an exception block caught the
+ * error) ends the error being handled.
+ */
+void
+capq_failure_forget(void)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		error_seen_running = false;
-}
-
-/* So does a subtransaction abort (an exception block caught the error). */
-static void
-capq_failure_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							  SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		error_seen_running = false;
+	error_seen_running = false;
 }

@@ -823,6 +823,7 @@ capq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			reset_levels_above(protected_level);
 			num_open = 0;
+			capq_failure_forget();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -860,6 +861,7 @@ capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 	else if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
+		capq_failure_forget();
 		if (xact_level < max_subxact_levels)
 			reset_levels_above(subxact_levels[xact_level]);
 		while (num_open > 0 &&
