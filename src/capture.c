@@ -52,9 +52,6 @@ static int	my_last_slot = -1;
 
 static bool exit_callback_registered = false;
 
-/* set while the error path refreshes targets: no catalog access then */
-static bool refreshing_without_catalogs = false;
-
 /*---- Helpers ----*/
 
 const char *const capq_scope_names[CAPQ_NUM_SCOPES] = {
@@ -132,10 +129,11 @@ session_names_slot(const CapqSlot *slot)
  * label, setting or scope lets a role collect another role's statements
  * that it could not read anyway.  The privilege check reads the catalogs:
  * it runs here, outside the ring lock, once per change of captures or of
- * role, never per statement.
+ * role, never per statement.  Without read_catalogs (the error path), a
+ * capture whose owner is another role is left out for now.
  */
-void
-capq_refresh_targets(void)
+static void
+refresh_targets(bool read_catalogs)
 {
 	CapqShared *s = capq_shared;
 	uint64		generation;
@@ -194,7 +192,7 @@ capq_refresh_targets(void)
 
 		if (candidate_owners[i] == me)
 			may_read = true;
-		else if (IsTransactionState() && !refreshing_without_catalogs)
+		else if (IsTransactionState() && read_catalogs)
 			may_read = capq_role_may_read(candidate_owners[i], me);
 		else
 		{
@@ -218,6 +216,12 @@ capq_refresh_targets(void)
 	capq_seen_generation = complete ? generation : 0;
 }
 
+void
+capq_refresh_targets(void)
+{
+	refresh_targets(true);
+}
+
 /*
  * capq_active_targets() for the error path (failures.c), where an error may
  * have come from anywhere and the catalogs must not be read: captures whose
@@ -232,11 +236,7 @@ capq_targets_without_catalogs(void)
 		return 0;
 	if (pg_atomic_read_u64(&capq_shared->generation) != capq_seen_generation ||
 		(capq_ncandidates > 0 && GetUserId() != capq_targets_userid))
-	{
-		refreshing_without_catalogs = true;
-		capq_refresh_targets();
-		refreshing_without_catalogs = false;
-	}
+		refresh_targets(false);
 	return capq_ntargets;
 }
 
