@@ -6,6 +6,7 @@ OBJS = \
 	src/capquery.o \
 	src/names.o \
 	src/hooks.o \
+	src/failures.o \
 	src/ring.o \
 	src/capture.o \
 	src/reader.o \

@@ -10,8 +10,9 @@
 --          settings
 --   42704  a capture id that never existed
 --   P0004  failed assertions: errmsg compares expected with captured,
---          errdetail lists the statements numbered with their phase, errhint
---          names a statement shape repeated within one phase
+--          errdetail lists the statements numbered with their phase (a
+--          failed one marked with its SQLSTATE), errhint names a statement
+--          shape repeated within one phase
 -- The SQLSTATE is printed after each error with \echo :LAST_ERROR_SQLSTATE.
 -- Messages naming a capture id (which grows across tests) are shown terse.
 --
@@ -151,23 +152,27 @@ SELECT 1 AS one;
 SELECT 1 AS one;
 SELECT capq_phase('second');
 SELECT 2 AS two;
+-- a statement that fails counts too (1.1), and is marked in the list
 INSERT INTO pg_temp.no_such_table VALUES (1);
 SELECT capq_assert_count(1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT capq_assert_count(2, 'select');
 \echo :LAST_ERROR_SQLSTATE
-SELECT capq_assert_max(2);
+SELECT capq_assert_max(3);
 \echo :LAST_ERROR_SQLSTATE
-SELECT capq_assert_count(1, 'insert');
+SELECT capq_assert_count(2, 'insert');
+\echo :LAST_ERROR_SQLSTATE
+SELECT capq_assert_count(0, 'error');
 \echo :LAST_ERROR_SQLSTATE
 -- passing assertions return nothing
-SELECT capq_assert_count(3);
+SELECT capq_assert_count(4);
 SELECT capq_assert_max(3, 'select');
-SELECT capq_assert_count(0, 'insert');
+SELECT capq_assert_count(1, 'insert');
+SELECT capq_assert_count(1, 'error');
 -- a failed assertion does not end the capture or count itself
 SELECT 3 AS three;
 SELECT capq_end();
-SELECT capq_assert_count(4);
+SELECT capq_assert_count(5);
 SELECT capq_assert_max(0, 'update');
 
 DROP ROLE regress_capq_plain;

@@ -63,8 +63,9 @@ RESET search_path;
 SELECT capq_end();
 SELECT * FROM captured;
 
--- failures: at execution (captured, rows NULL), at parse time and in an
--- aborted transaction (not captured); the ROLLBACK is captured
+-- failures are entries (1.1): at execution (rows NULL), at analysis and
+-- refused in an aborted transaction (their SQLSTATEs: capture_failures);
+-- the ROLLBACK is captured
 INSERT INTO kinds_other VALUES (0);
 SELECT capq_begin() > 0 AS began;
 SELECT 1 / id FROM kinds_other WHERE id = 0;

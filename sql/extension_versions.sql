@@ -43,20 +43,39 @@ LANGUAGE sql AS $$
      AND e.extname = 'capquery'
 $$;
 
--- 1.0 as released
+-- 1.0 as released, working with this library until it is updated: its
+-- capq_queries() has the 15 columns of 1.0 (the library's 1.0 entry point),
+-- and failed statements are entries already
 CREATE EXTENSION capquery VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'capquery';
 SELECT provolatile FROM pg_proc WHERE oid = 'capq_fingerprint(text)'::regprocedure;
 SELECT capq_begin() > 0 AS began;
 SELECT 1 AS one;
+\set SHOW_CONTEXT never
+SELECT 1/0 AS fails;
 SELECT capq_end();
+SELECT count(*) AS columns FROM pg_attribute
+ WHERE attrelid = 'capq_query'::regclass AND attnum > 0;
+SELECT * FROM capq_queries() LIMIT 0;
+SELECT seq, kind, query, rows FROM capq_queries();
+SELECT capq_count() AS sent, capq_count('error') AS failed;
 
--- updated to the default version
+-- updated to the default version: the same capture, read again, has the
+-- 1.1 columns
 ALTER EXTENSION capquery UPDATE;
 SELECT extversion = (SELECT default_version FROM pg_available_extensions
                       WHERE name = 'capquery') AS at_default_version
   FROM pg_extension WHERE extname = 'capquery';
 SELECT provolatile FROM pg_proc WHERE oid = 'capq_fingerprint(text)'::regprocedure;
+SELECT * FROM capq_queries() LIMIT 0;
+SELECT seq, kind, query, error, error_message, started_at IS NOT NULL AS started
+  FROM capq_queries();
+-- a definition whose columns do not match the library's entry point is refused
+CREATE FUNCTION pg_temp.capq_queries_mismatch(capture bigint DEFAULT NULL)
+RETURNS SETOF capq_query AS '$libdir/capquery', 'capq_queries' LANGUAGE C;
+SELECT * FROM pg_temp.capq_queries_mismatch();
+\echo :LAST_ERROR_SQLSTATE
+DROP FUNCTION pg_temp.capq_queries_mismatch(bigint);
 CREATE TEMP TABLE updated AS SELECT * FROM pg_temp.capq_objects();
 
 -- the functions work after the update

@@ -25,8 +25,16 @@ typedef enum CapqKind
 	CAPQ_KIND_MERGE,
 	CAPQ_KIND_UTILITY,
 	CAPQ_KIND_TRANSACTION,
+	CAPQ_KIND_INVALID,			/* failed to parse (1.1) */
 	CAPQ_NUM_KINDS
 } CapqKind;
+
+/*
+ * Kind filters of capq_count() and the assertions: a kind, or 'error' for
+ * the statements that failed, whatever their kind.
+ */
+#define CAPQ_FILTER_ERROR		((CapqKind) CAPQ_NUM_KINDS)
+#define CAPQ_NUM_FILTERS		(CAPQ_NUM_KINDS + 1)
 
 /* what capquery.track may say */
 typedef enum CapqTrack
@@ -59,7 +67,7 @@ typedef enum CapqPlans
 } CapqPlans;
 
 /*---- Names (names.c): the contract's spellings, indexed by the enums ----*/
-extern const char *const capq_kind_names[CAPQ_NUM_KINDS];
+extern const char *const capq_kind_names[CAPQ_NUM_FILTERS];
 extern const char *const capq_scope_names[CAPQ_NUM_SCOPES];
 extern const char *const capq_plans_names[CAPQ_NUM_PLANS];
 extern const char *capq_kind_name(CapqKind kind);

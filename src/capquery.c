@@ -30,6 +30,7 @@
 
 #include "capquery.h"
 #include "capture.h"
+#include "failures.h"
 
 PG_MODULE_MAGIC;
 
@@ -148,6 +149,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("capquery");
 
 	capq_install_hooks();
+	capq_install_failure_hooks();
 }
 
 /* One finish queue per PGPROC (MaxBackends is known at shmem request). */

@@ -148,10 +148,11 @@ session_names_slot(const CapqSlot *slot)
  * label, setting or scope lets a role collect another role's statements
  * that it could not read anyway.  The privilege check reads the catalogs:
  * it runs here, outside the ring lock, once per change of captures or of
- * role, never per statement.
+ * role, never per statement.  Without read_catalogs (the error path), a
+ * capture whose owner is another role is left out for now.
  */
-void
-capq_refresh_targets(void)
+static void
+refresh_targets(bool read_catalogs)
 {
 	CapqShared *s = capq_shared;
 	uint64		generation;
@@ -210,7 +211,7 @@ capq_refresh_targets(void)
 
 		if (candidate_owners[i] == me)
 			may_read = true;
-		else if (IsTransactionState())
+		else if (IsTransactionState() && read_catalogs)
 			may_read = capq_role_may_read(candidate_owners[i], me);
 		else
 		{
@@ -232,6 +233,30 @@ capq_refresh_targets(void)
 	capq_targets_userid = me;
 	capq_plans_wanted = plans_wanted;
 	capq_seen_generation = complete ? generation : 0;
+}
+
+void
+capq_refresh_targets(void)
+{
+	refresh_targets(true);
+}
+
+/*
+ * capq_active_targets() for the error path (failures.c), where an error may
+ * have come from anywhere and the catalogs must not be read: captures whose
+ * owner is another role are left out until the next statement refreshes
+ * the targets with the catalogs.  The caller checked that this backend
+ * does not hold the ring lock.
+ */
+int
+capq_targets_without_catalogs(void)
+{
+	if (capq_shared == NULL)
+		return 0;
+	if (pg_atomic_read_u64(&capq_shared->generation) != capq_seen_generation ||
+		(capq_ncandidates > 0 && GetUserId() != capq_targets_userid))
+		refresh_targets(false);
+	return capq_ntargets;
 }
 
 /* Caller holds the lock exclusively. */

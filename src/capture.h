@@ -23,6 +23,7 @@ extern CAPQ_INTERNAL int capq_ncandidates;	/* captures naming this backend */
 extern CAPQ_INTERNAL Oid capq_targets_userid;	/* role the targets are for */
 
 extern void capq_refresh_targets(void);
+extern int	capq_targets_without_catalogs(void);
 
 /*
  * Number of captures this backend's statements currently go to.  With no

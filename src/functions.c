@@ -19,6 +19,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "capquery.h"
 #include "capture.h"
@@ -86,15 +87,18 @@ require_name_length(const char *name, const char *what)
 						   CAPQ_MAX_NAME_BYTES)));
 }
 
-/* The optional kind argument: false when NULL (all kinds). */
+/*
+ * The optional kind argument: false when NULL (all kinds).  Besides the
+ * kinds, 'error' (CAPQ_FILTER_ERROR) means the statements that failed.
+ */
 static bool
 kind_argument(FunctionCallInfo fcinfo, int argno, CapqKind *kind)
 {
 	if (PG_ARGISNULL(argno))
 		return false;
 	*kind = (CapqKind) name_argument(fcinfo, argno, capq_kind_names,
-									 CAPQ_NUM_KINDS, "statement kind",
-									 "Use one of select, insert, update, delete, merge, utility, transaction, or NULL for all.");
+									 CAPQ_NUM_FILTERS, "statement kind",
+									 "Use one of select, insert, update, delete, merge, utility, transaction, invalid, error (the failed statements), or NULL for all.");
 	return true;
 }
 
@@ -116,11 +120,15 @@ capture_argument(FunctionCallInfo fcinfo, int argno, uint64 *capture_id)
 	return true;
 }
 
-/* "select " before "statement(s)" when counting one kind, else "" */
+/* "select " (or "failed ") before "statement(s)" when counting one kind or the failed ones, else "" */
 static const char *
 kind_prefix(bool have_kind, CapqKind kind)
 {
-	return have_kind ? psprintf("%s ", capq_kind_name(kind)) : "";
+	if (!have_kind)
+		return "";
+	if (kind == CAPQ_FILTER_ERROR)
+		return "failed ";
+	return psprintf("%s ", capq_kind_name(kind));
 }
 
 /*
@@ -139,7 +147,11 @@ read_capture(bool have_id, uint64 capture_id)
 static uint64
 slot_count(const CapqSlot *slot, bool have_kind, CapqKind kind)
 {
-	return have_kind ? slot->kind_counts[kind] : slot->statements;
+	if (!have_kind)
+		return slot->statements;
+	if (kind == CAPQ_FILTER_ERROR)
+		return slot->failed;
+	return slot->kind_counts[kind];
 }
 
 /*---- Lifecycle ----*/
@@ -313,6 +325,7 @@ capq_assert_max(PG_FUNCTION_ARGS)
 /*---- Reading ----*/
 
 PG_FUNCTION_INFO_V1(capq_queries);
+PG_FUNCTION_INFO_V1(capq_queries_1_1);
 PG_FUNCTION_INFO_V1(capq_sessions);
 
 /* Relation names (or OIDs, for other databases and dropped ones). */
@@ -335,13 +348,28 @@ relations_array(const CapqEntry *e)
 										   -1, false, TYPALIGN_INT));
 }
 
-#define CAPQ_QUERIES_COLS 15
+/*
+ * capq_queries' result columns in each version of the SQL interface: the
+ * library serves an installation that has not been updated yet, as
+ * pg_stat_statements does.
+ */
+typedef enum CapqQueriesVersion
+{
+	CAPQ_QUERIES_V1_0,
+	CAPQ_QUERIES_V1_1
+} CapqQueriesVersion;
 
-/* capq_queries(capture): every captured statement, in order. */
-Datum
-capq_queries(PG_FUNCTION_ARGS)
+#define CAPQ_QUERIES_COLS_V1_0	15
+#define CAPQ_QUERIES_COLS_V1_1	18	/* + error, error_message, started_at */
+#define CAPQ_QUERIES_COLS		18	/* the most of any version */
+
+/* every captured statement, in order, as the version's columns */
+static void
+queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			ncols = version == CAPQ_QUERIES_V1_0 ?
+		CAPQ_QUERIES_COLS_V1_0 : CAPQ_QUERIES_COLS_V1_1;
 	uint64		capture_id = 0;
 	bool		have_id;
 	CapqCapture *cap;
@@ -351,6 +379,13 @@ capq_queries(PG_FUNCTION_ARGS)
 	cap = read_capture(have_id, capture_id);
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != ncols)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("capq_queries() is declared with %d result columns, but its C function returns %d",
+						rsinfo->setDesc->natts, ncols),
+				 errhint("The SQL definition does not match the capquery library: run ALTER EXTENSION capquery UPDATE.")));
+
 	for (int i = 0; i < cap->nentries; i++)
 	{
 		const CapqEntry *e = &cap->entries[i];
@@ -408,10 +443,44 @@ capq_queries(PG_FUNCTION_ARGS)
 			values[col++] = CStringGetTextDatum(visible ? e->plan : CAPQ_HIDDEN_TEXT);
 		else
 			nulls[col++] = true;
-		Assert(col == CAPQ_QUERIES_COLS);
+
+		if (version >= CAPQ_QUERIES_V1_1)
+		{
+			char	   *message = capq_entry_error_message(e);
+
+			/* the SQLSTATE is shown to all; the message is masked */
+			if (e->sqlstate[0] != '\0')
+				values[col++] = CStringGetTextDatum(e->sqlstate);
+			else
+				nulls[col++] = true;
+			if (message)
+				values[col++] = CStringGetTextDatum(message);
+			else
+				nulls[col++] = true;
+			if (e->started_at != 0)
+				values[col++] = TimestampTzGetDatum(e->started_at);
+			else
+				nulls[col++] = true;
+		}
+		Assert(col == ncols);
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+}
+
+/* capq_queries(capture), interface 1.0: the library's original symbol. */
+Datum
+capq_queries(PG_FUNCTION_ARGS)
+{
+	queries_rows(fcinfo, CAPQ_QUERIES_V1_0);
+	return (Datum) 0;
+}
+
+/* capq_queries(capture), interface 1.1: with error columns and start time. */
+Datum
+capq_queries_1_1(PG_FUNCTION_ARGS)
+{
+	queries_rows(fcinfo, CAPQ_QUERIES_V1_1);
 	return (Datum) 0;
 }
 

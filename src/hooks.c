@@ -17,7 +17,10 @@
  *
  * Nesting is counted as pg_stat_statements does: ExecutorRun,
  * ExecutorFinish and ProcessUtility raise it around the standard call, and
- * PG_FINALLY puts it back whatever happens.  Unlike pg_stat_statements 15,
+ * put it back on the way out or in PG_CATCH, whatever happens.  The PG_CATCH
+ * blocks (and the one around a captured statement's ExecutorStart) also hand
+ * the error to failures.c, which records it on the failing statement.
+ * Unlike pg_stat_statements 15,
  * it also covers what runs before a statement starts or after it ended,
  * on its behalf:
  * - planning: constant folding evaluates an IMMUTABLE function called with
@@ -33,7 +36,7 @@
  * most of their cost), and the planner, and an executor outside any
  * portal, never use it (no recorded statement runs at the level they
  * raise); an error that escapes them is repaired where it is caught -- by
- * the enclosing PG_FINALLY (which restores the level it saved, not one less),
+ * the enclosing PG_CATCH (which restores the level it saved, not one less),
  * by the subtransaction abort that catches it (which restores the level
  * saved when the subtransaction began), or by the transaction abort that
  * ends the statement (which restores the level of the innermost protected
@@ -61,6 +64,7 @@
 
 #include "capquery.h"
 #include "capture.h"
+#include "failures.h"
 #include "plans.h"
 #include "render.h"
 #include "repeats.h"
@@ -537,6 +541,8 @@ record_executor_start(QueryDesc *queryDesc)
 	pos = append_statement(&parts);
 	if (scratch_context != NULL && parts.params != NULL)
 		MemoryContextReset(scratch_context);
+	if (nesting_level == 0)
+		capq_failure_note_statement(text + text_len);
 	if (pos == CAPQ_NO_POS)
 		return;
 
@@ -565,13 +571,45 @@ record_executor_start(QueryDesc *queryDesc)
 
 /*---- Hooks ----*/
 
-/* Record a starting statement, and prepare its plan if one is wanted. */
+static inline void
+call_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/* The error being raised ends the recorded statement of queryDesc. */
+static void
+failed_while_running(QueryDesc *queryDesc)
+{
+	int			i = find_open(queryDesc);
+
+	capq_failure_while_running(i >= 0 ? open_statements[i].pos : CAPQ_NO_POS);
+}
+
+/*
+ * Record a starting statement, prepare its plan if one is wanted, and
+ * start it: a failure to start (permissions, locks) is the statement's.
+ */
 static pg_noinline void
-capture_executor_start(QueryDesc *queryDesc)
+capture_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	record_executor_start(queryDesc);
 	if (capq_plans_wanted != CAPQ_PLANS_OFF)
 		capq_plan_prepare(queryDesc, capq_plans_wanted);
+
+	PG_TRY();
+	{
+		call_executor_start(queryDesc, eflags);
+	}
+	PG_CATCH();
+	{
+		failed_while_running(queryDesc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -622,13 +660,12 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			enter_outside_portal(queryDesc);
 		if (level_tracked(nesting_level) &&
 			(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
-			capture_executor_start(queryDesc);
+		{
+			capture_executor_start(queryDesc, eflags);
+			return;
+		}
 	}
-
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	call_executor_start(queryDesc, eflags);
 }
 
 /*
@@ -705,11 +742,14 @@ run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		leave_level(level, saved_protected_level);
+		failed_while_running(queryDesc);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	leave_level(level, saved_protected_level);
 
 	if (num_open > 0)
 	{
@@ -760,11 +800,14 @@ finish_protected(QueryDesc *queryDesc)
 		else
 			standard_ExecutorFinish(queryDesc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		leave_level(level, saved_protected_level);
+		failed_while_running(queryDesc);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	leave_level(level, saved_protected_level);
 }
 
 /* ExecutorFinish hook: AFTER triggers run here, so count nesting too. */
@@ -956,6 +999,8 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 							  pstmt->stmt_len, &text_len);
 		set_text(&parts, text, text_len);
 		pos = append_statement(&parts);
+		if (level == 0)
+			capq_failure_note_statement(text + text_len);
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
@@ -967,11 +1012,14 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		leave_level(level, saved_protected_level);
+		capq_failure_while_running(pos);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	leave_level(level, saved_protected_level);
 
 	if (pos != CAPQ_NO_POS)
 	{
@@ -1050,6 +1098,7 @@ capq_xact_callback(XactEvent event, void *arg)
 			reset_levels_above(protected_level);
 			num_open = 0;
 			outside_portal = NULL;
+			capq_failure_forget();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -1087,6 +1136,7 @@ capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 	else if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
+		capq_failure_forget();
 		if (xact_level < max_subxact_levels)
 			reset_levels_above(subxact_levels[xact_level]);
 		if (nesting_level == 0)
@@ -1108,6 +1158,7 @@ capq_retract_calling_statements(void)
 {
 	if (transparent.level >= 0 && transparent.is_execute)
 		transparent.called_capq = true;
+	capq_failure_capq_called();
 	if (capq_shared == NULL || running == NULL)
 		return;
 	for (int level = 0; level < nesting_level && level < max_running; level++)

@@ -10,8 +10,10 @@
 
 #include "capq_types.h"
 
-const char *const capq_kind_names[CAPQ_NUM_KINDS] = {
-	"select", "insert", "update", "delete", "merge", "utility", "transaction"
+/* the kinds, then the 'error' filter (CAPQ_FILTER_ERROR) */
+const char *const capq_kind_names[CAPQ_NUM_FILTERS] = {
+	"select", "insert", "update", "delete", "merge", "utility", "transaction",
+	"invalid", "error"
 };
 
 const char *const capq_scope_names[CAPQ_NUM_SCOPES] = {

@@ -66,6 +66,12 @@ copy_statement(CapqEntry *e, CapqRecord *rec, uint64 pos, int32 phase)
 	}
 	e->rows = rec->rows;
 	e->duration_ms = rec->duration_us / 1000.0;
+	e->started_at = rec->started_at;
+	if (rec->error_code != 0)
+		strlcpy(e->sqlstate, unpack_sql_state(rec->error_code),
+				sizeof(e->sqlstate));
+	if (rec->error_code != 0 && rec->error_len > 0)
+		e->error_message = pnstrdup(capq_record_error(rec), rec->error_len);
 	e->nrelations = rec->nrelations;
 	if (rec->nrelations > 0)
 	{
@@ -177,6 +183,23 @@ capq_read_capture(bool have_id, uint64 capture_id)
 
 						if (e != NULL)
 							e->plan = pnstrdup(capq_record_text(rec), rec->text_len);
+					}
+					break;
+				case CAPQ_REC_ERROR:
+					{
+						/* the message of a statement that failed running */
+						CapqEntry  *e = find_entry(cap->entries, cap->nentries,
+												   rec->ref);
+
+						if (e != NULL && e->error_message == NULL)
+						{
+							strlcpy(e->sqlstate, unpack_sql_state(rec->error_code),
+									sizeof(e->sqlstate));
+							e->error_message = pnstrdup(capq_record_text(rec),
+														rec->text_len);
+							if (rec->flags & CAPQ_FLAG_ERROR_TRUNCATED)
+								e->flags |= CAPQ_FLAG_ERROR_TRUNCATED;
+						}
 					}
 					break;
 				case CAPQ_REC_PAD:

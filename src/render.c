@@ -135,6 +135,30 @@ capq_entry_text(const CapqEntry *e)
 	return pstrdup(e->text);
 }
 
+/* The entry's error message for display: masked, or marked when cut. */
+char *
+capq_entry_error_message(const CapqEntry *e)
+{
+	if (e->error_message == NULL)
+		return NULL;
+	if (!capq_entry_visible(e))
+		return pstrdup(CAPQ_HIDDEN_TEXT);
+	if (e->flags & CAPQ_FLAG_ERROR_TRUNCATED)
+		return psprintf("%s...", e->error_message);
+	return pstrdup(e->error_message);
+}
+
+/* Does the entry pass a kind filter (a kind, or 'error')? */
+bool
+capq_entry_matches(const CapqEntry *e, bool have_kind, CapqKind kind)
+{
+	if (!have_kind)
+		return true;
+	if (kind == CAPQ_FILTER_ERROR)
+		return e->sqlstate[0] != '\0';
+	return e->kind == kind;
+}
+
 /*---- Bounded messages ----*/
 
 /*
@@ -334,7 +358,8 @@ params_to_reader(CapqEntry *e, int src_encoding)
 }
 
 /*
- * Convert a capture's texts (statements, parameters, plans, phase names)
+ * Convert a capture's texts (statements, parameters, plans, error
+ * messages, phase names)
  * from the encodings of the databases they were captured in to the
  * reader's.  Entries of the reader's own database, the usual case, cost
  * one compare each.
@@ -384,6 +409,8 @@ capq_capture_to_reader_encoding(CapqCapture *cap)
 			params_to_reader(e, encoding);
 		if (e->plan != NULL)
 			e->plan = cstring_to_reader(e->plan, encoding);
+		if (e->error_message != NULL)
+			e->error_message = cstring_to_reader(e->error_message, encoding);
 	}
 }
 
@@ -402,7 +429,8 @@ capq_label_to_reader(const CapqSlot *slot)
 
 /*
  * "1. [phase 1] SELECT ... ($1 = '3')", one line per statement of the
- * capture (or of one kind), numbered by their place in the capture.
+ * capture (or of one kind), numbered by their place in the capture; a
+ * failed statement ends with "-- ERROR" and its SQLSTATE.
  */
 char *
 capq_render_statement_list(const CapqCapture *cap, bool have_kind,
@@ -419,7 +447,7 @@ capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 		const CapqEntry *e = &cap->entries[i];
 		char	   *params;
 
-		if (have_kind && e->kind != kind)
+		if (!capq_entry_matches(e, have_kind, kind))
 			continue;
 		if (listed >= CAPQ_DETAIL_MAX_STATEMENTS ||
 			buf.len > CAPQ_MESSAGE_MAX_BYTES)
@@ -437,6 +465,8 @@ capq_render_statement_list(const CapqCapture *cap, bool have_kind,
 		if (params)
 			appendStringInfo(&buf, " (%s)",
 							 capq_clip_text(params, CAPQ_MESSAGE_ITEM_BYTES));
+		if (e->sqlstate[0] != '\0')
+			appendStringInfo(&buf, " -- ERROR %s", e->sqlstate);
 	}
 	if (listed == 0)
 		appendStringInfoString(&buf, " none.");

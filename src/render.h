@@ -39,6 +39,9 @@ extern void capq_append_quoted_value(StringInfo buf, const char *value);
 #define CAPQ_HIDDEN_TEXT "<insufficient privilege>"
 extern bool capq_entry_visible(const CapqEntry *e);
 extern char *capq_entry_text(const CapqEntry *e);
+extern char *capq_entry_error_message(const CapqEntry *e);
+extern bool capq_entry_matches(const CapqEntry *e, bool have_kind,
+							   CapqKind kind);
 
 /*
  * Bounds on what an error message repeats from captured data: one

@@ -214,7 +214,7 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 		bool		found;
 		ListCell   *lc;
 
-		if (have_kind && e->kind != kind)
+		if (!capq_entry_matches(e, have_kind, kind))
 			continue;
 		ts = text_shape(cache, scratch, e);
 		snprintf(key, sizeof(key), "%d:%s", by_phase ? e->phase : 0,

@@ -35,10 +35,23 @@
  *	  set of active captures changes, so the hooks can tell without the lock
  *	  that nothing changed.
  * No ereport() is raised while the lock is held, but for out of memory in
- * a reader's copy (the error's cleanup releases the lock).  No loop under
+ * a reader's copy (the error's cleanup releases the lock); the error path
+ * (failures.c) appends without raising anything, and never while this
+ * backend holds the lock already (an error raised inside a locked section
+ * is not recorded).  No loop under
  * the lock depends on input: eviction stops at an empty ring, finishes are
  * bounded per queue, a reader's chunk by CAPQ_READ_CHUNK_BYTES.  In a backend that did not
  * preload capquery the state is backend-local and lock is NULL.
+ *
+ * Failed statements.  A statement that fails before it runs (parse,
+ * analysis, planning, an aborted transaction) is appended once, as a
+ * STATEMENT record that carries its SQLSTATE and message after its
+ * parameters.  A statement that fails while running already has its record:
+ * capq_ring_fail sets error_code and CAPQ_FLAG_FAILED in that record in
+ * place (under the lock, as a retraction does) and appends an ERROR record
+ * whose ref names it and whose text is the message, since a record cannot
+ * grow; reader.c attaches it as it attaches a PLAN record.  Either way the
+ * statement counts once in its captures' "failed".
  *
  * Lost accounting.  When an append needs room, the oldest records are
  * evicted; each counted statement evicted adds one to "lost" of every
@@ -52,6 +65,7 @@
 
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/timestamp.h"
 
 #include "ring.h"
 
@@ -233,10 +247,14 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	CapqRecord *rec;
 	char	   *p;
 
+	TimestampTz now = GetCurrentTimestamp();	/* not under the lock */
+	Size		error_bytes = parts->error_code != 0 ? (Size) parts->error_len + 1 : 0;
+
 	/* the largest size this record can take: every target kept */
 	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(Min(ntargets, CAPQ_MAX_TARGETS)) +
 				   (Size) parts->nrelations * sizeof(Oid) +
-				   (Size) parts->text_len + 1 + (Size) parts->params_len);
+				   (Size) parts->text_len + 1 + (Size) parts->params_len +
+				   error_bytes);
 	fits = len <= capq_ring_max_record();
 
 	capq_lock(LW_EXCLUSIVE);
@@ -252,6 +270,8 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 		{
 			slot->statements++;
 			slot->kind_counts[parts->kind]++;
+			if (parts->error_code != 0)
+				slot->failed++;
 		}
 		if (live < CAPQ_MAX_TARGETS && fits)
 			live++;
@@ -266,7 +286,8 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 
 	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(live) +
 				   (Size) parts->nrelations * sizeof(Oid) +
-				   (Size) parts->text_len + 1 + (Size) parts->params_len);
+				   (Size) parts->text_len + 1 + (Size) parts->params_len +
+				   error_bytes);
 	pos = reserve((uint32) len);
 	rec = record_at(pos);
 
@@ -274,6 +295,8 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	rec->type = (uint8) parts->type;
 	rec->kind = (uint8) parts->kind;
 	rec->flags = parts->flags;
+	if (parts->error_code != 0 && statement)
+		rec->flags |= CAPQ_FLAG_FAILED;
 	rec->ntargets = (uint8) live;
 	rec->pid = MyProcPid;
 	rec->userid = GetUserId();
@@ -286,6 +309,9 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	rec->rows = 0;
 	rec->duration_us = 0;
 	rec->ref = parts->ref;
+	rec->started_at = now;
+	rec->error_code = parts->error_code;
+	rec->error_len = error_bytes > 0 ? parts->error_len : 0;
 	for (int i = 0; i < ntargets && n < live; i++)
 	{
 		CapqSlot   *slot = active_target_slot(&targets[i]);
@@ -306,6 +332,13 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	p[parts->text_len] = '\0';
 	if (parts->params_len > 0)
 		memcpy(capq_record_params(rec), parts->params, parts->params_len);
+	if (error_bytes > 0)
+	{
+		p = capq_record_error(rec);
+		if (parts->error_len > 0)
+			memcpy(p, parts->error, parts->error_len);
+		p[parts->error_len] = '\0';
+	}
 
 	s->head = pos + len;
 	capq_unlock();
@@ -350,6 +383,77 @@ capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us)
 }
 
 /*
+ * The statement at pos failed while running: mark its record failed (once;
+ * a later error for the same record is ignored) and append an ERROR record
+ * with the message, for the same captures.  message_len is bounded by the
+ * caller (capq_ring_max_payload).  Returns false when the statement is no
+ * longer in the ring, was retracted, or had failed already.  Called on the
+ * error path: it raises nothing.
+ */
+bool
+capq_ring_fail(uint64 pos, int32 error_code, const char *message,
+			   uint32 message_len, uint8 flags)
+{
+	CapqShared *s = capq_shared;
+	TimestampTz now = GetCurrentTimestamp();
+	CapqTarget	targets[CAPQ_MAX_TARGETS];
+	int			ntargets = 0;
+	CapqRecord *rec;
+	Size		len;
+	uint64		err_pos;
+	char	   *p;
+
+	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(CAPQ_MAX_TARGETS) +
+				   (Size) message_len + 1);
+	if (len > capq_ring_max_record())
+		return false;
+
+	capq_lock(LW_EXCLUSIVE);
+	rec = pos >= s->tail ? record_at(pos) : NULL;
+	if (rec == NULL || rec->type != CAPQ_REC_STATEMENT ||
+		(rec->flags & (CAPQ_FLAG_RETRACTED | CAPQ_FLAG_FAILED)) != 0)
+	{
+		capq_unlock();
+		return false;
+	}
+	rec->flags |= CAPQ_FLAG_FAILED;
+	rec->error_code = error_code;
+	for (int i = 0; i < rec->ntargets; i++)
+	{
+		CapqSlot   *slot = active_target_slot(&rec->targets[i]);
+
+		targets[ntargets++] = rec->targets[i];
+		if (slot != NULL)
+			slot->failed++;
+	}
+
+	/* the statement's record may be evicted here: its targets are copied */
+	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(ntargets) + (Size) message_len + 1);
+	err_pos = reserve((uint32) len);
+	rec = record_at(err_pos);
+	memset(rec, 0, CAPQ_RECORD_HEADER_SIZE(0));
+	rec->len = (uint32) len;
+	rec->type = CAPQ_REC_ERROR;
+	rec->flags = flags;
+	rec->ntargets = (uint8) ntargets;
+	rec->pid = MyProcPid;
+	rec->userid = GetUserId();
+	rec->dbid = MyDatabaseId;
+	rec->ref = pos;
+	rec->started_at = now;
+	rec->error_code = error_code;
+	rec->text_len = message_len;
+	memcpy(rec->targets, targets, ntargets * sizeof(CapqTarget));
+	p = capq_record_text(rec);
+	if (message_len > 0)
+		memcpy(p, message, message_len);
+	p[message_len] = '\0';
+	s->head = err_pos + len;
+	capq_unlock();
+	return true;
+}
+
+/*
  * Mark a statement as one that called capq_* functions: it stays in the
  * ring (positions do not move) but is no longer counted or listed.
  *
@@ -381,6 +485,8 @@ capq_ring_retract(uint64 pos, CapqKind kind, const CapqTarget *targets,
 					continue;
 				slot->statements--;
 				slot->kind_counts[rec->kind]--;
+				if (rec->flags & CAPQ_FLAG_FAILED)
+					slot->failed--;
 			}
 		}
 	}

@@ -16,6 +16,7 @@
 
 #include "port/atomics.h"
 #include "storage/lwlock.h"
+#include "utils/timestamp.h"
 
 #include "capq_types.h"
 
@@ -34,7 +35,9 @@ typedef enum CapqRecordType
 	CAPQ_REC_PAD = 0,			/* filler up to the physical end of the ring */
 	CAPQ_REC_STATEMENT,			/* one captured statement */
 	CAPQ_REC_PHASE,				/* capq_phase(): number and name */
-	CAPQ_REC_PLAN				/* plan text of the statement at "ref" */
+	CAPQ_REC_PLAN,				/* plan text of the statement at "ref" */
+	CAPQ_REC_ERROR				/* error message of the statement at "ref",
+								 * which failed while running */
 } CapqRecordType;
 
 /* record flags */
@@ -42,6 +45,8 @@ typedef enum CapqRecordType
 #define CAPQ_FLAG_DONE				0x02	/* rows and duration are final */
 #define CAPQ_FLAG_QUERY_TRUNCATED	0x04	/* text cut at max_query_length */
 #define CAPQ_FLAG_PARAMS_TRUNCATED	0x08	/* params cut at max_params_length */
+#define CAPQ_FLAG_FAILED			0x10	/* STATEMENT: error_code is set */
+#define CAPQ_FLAG_ERROR_TRUNCATED	0x20	/* message cut at max_query_length */
 
 /* One capture a record belongs to. */
 typedef struct CapqTarget
@@ -73,12 +78,18 @@ typedef struct CapqRecord
 	uint32		nparams;		/* parameters in the blob */
 	uint64		rows;			/* rows processed, when DONE */
 	int64		duration_us;	/* start to end, when DONE */
-	uint64		ref;			/* PLAN: position of its statement */
+	uint64		ref;			/* PLAN, ERROR: position of its statement */
+	TimestampTz started_at;		/* clock when appended */
+	int32		error_code;		/* packed SQLSTATE (MAKE_SQLSTATE), 0 if none */
+	uint32		error_len;		/* bytes of the error message, without its
+								 * terminator; 0 when none */
 	CapqTarget	targets[FLEXIBLE_ARRAY_MEMBER];	/* MUST BE LAST */
 
 	/*
 	 * Then: Oid relations[nrelations]; char text[text_len + 1];
-	 * char params[params_len] (see capq_params_* in render.c).
+	 * char params[params_len] (see capq_params_* in render.c);
+	 * char error[error_len + 1] (a STATEMENT that failed before it ran).
+	 * An ERROR record keeps its message in text[].
 	 */
 } CapqRecord;
 
@@ -101,6 +112,12 @@ static inline char *
 capq_record_params(CapqRecord *rec)
 {
 	return capq_record_text(rec) + rec->text_len + 1;
+}
+
+static inline char *
+capq_record_error(CapqRecord *rec)
+{
+	return capq_record_params(rec) + rec->params_len;
 }
 
 /* Capture slot states */
@@ -128,6 +145,7 @@ typedef struct CapqSlot
 	bool		owner_reads;	/* ended, and still its owner's latest */
 	uint64		statements;		/* counted statements, all kinds */
 	uint64		kind_counts[CAPQ_NUM_KINDS];	/* per kind */
+	uint64		failed;			/* counted statements that failed */
 	uint64		lost;			/* counted statements overwritten */
 	char		label[NAMEDATALEN];	/* "" when none */
 } CapqSlot;
@@ -196,6 +214,9 @@ typedef struct CapqRecordParts
 	const char *params;			/* blob, see render.c */
 	uint32		params_len;
 	uint32		nparams;
+	int32		error_code;		/* packed SQLSTATE, 0 when it did not fail */
+	const char *error;			/* its message, need not be terminated */
+	uint32		error_len;
 } CapqRecordParts;
 
 /*
@@ -210,9 +231,10 @@ capq_ring_max_record(void)
 }
 
 /*
- * Bytes of text or parameters one record may carry: a quarter of the ring,
- * less room for its header, so that text plus parameters stay within
- * capq_ring_max_record().
+ * Bytes of text, parameters or error message one record may carry: a
+ * quarter of the ring, less room for its header.  A record carries at most
+ * two of them (a statement that failed before it ran has no parameters),
+ * so it stays within capq_ring_max_record().
  */
 static inline Size
 capq_ring_max_payload(void)
@@ -243,6 +265,8 @@ capq_unlock(void)
 extern uint64 capq_ring_append(const CapqRecordParts *parts,
 							   const CapqTarget *targets, int ntargets);
 extern void capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us);
+extern bool capq_ring_fail(uint64 pos, int32 error_code, const char *message,
+						   uint32 message_len, uint8 flags);
 extern void capq_ring_apply_all_finishes(void);
 extern void capq_ring_retract(uint64 pos, CapqKind kind,
 							  const CapqTarget *targets, int ntargets);

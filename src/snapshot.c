@@ -12,7 +12,9 @@
  * of appearance, with its value under EXPECTED_PARAMS.  So a driver that
  * inlines literals (psycopg2) and one that binds them (psycopg 3, node-pg)
  * give the same bytes.  Values render as text in quotes, booleans as
- * 'true'/'false' whichever way they were sent.
+ * 'true'/'false' whichever way they were sent.  A statement that failed
+ * has a line "-- ERROR: <SQLSTATE>" after its text: the code, not the
+ * message, which depends on lc_messages and on where it failed.
  *
  *-------------------------------------------------------------------------
  */
@@ -69,6 +71,8 @@ capq_snapshot_text(const CapqCapture *cap, bool with_plans)
 		else
 			appendStringInfo(&out, "-- PHASE: %d\n", e->phase);
 		append_statement(&out, e);
+		if (e->sqlstate[0] != '\0')
+			appendStringInfo(&out, "-- ERROR: %s\n", e->sqlstate);
 		if (with_plans && e->plan != NULL && capq_entry_visible(e))
 		{
 			char	   *lines = pstrdup(e->plan);

@@ -187,7 +187,8 @@ def test_max_repeats_stops_the_third_lazy_load_in_the_application(engine, alarm_
         conn.connection.rollback()
         conn.exec_driver_sql("SELECT capq_end()")
         entries = conn.exec_driver_sql(
-            "SELECT kind, query FROM capq_queries(%s) WHERE kind = 'select'", (cap,)).all()
+            "SELECT kind, query, error FROM capq_queries(%s) WHERE kind = 'select'",
+            (cap,)).all()
         conn.exec_driver_sql("RESET capquery.max_repeats")
 
     err = excinfo.value.orig
@@ -199,11 +200,13 @@ def test_max_repeats_stops_the_third_lazy_load_in_the_application(engine, alarm_
         fingerprint(engine, LAZY_SENSORS)
     assert err.diag.message_detail == \
         "The select statement was stopped before it ran: %s" % LAZY_SENSORS
-    # it did not run: the capture holds the panels SELECT and two lazy loads
-    assert len(entries) == 3
+    # it did not run: the capture holds the panels SELECT, two lazy loads,
+    # and the third, sent by the application and failed with P0004 (1.1)
+    assert len(entries) == 4
     assert "FROM alarm_panels" in norm(entries[0].query)
     assert all("WHERE %d = sensors.panel_id" % pid in norm(e.query)
                for e, pid in zip(entries[1:], alarm_db))
+    assert [e.error for e in entries] == [None, None, None, "P0004"]
 
 
 def test_max_repeats_lets_eager_loading_through(engine, alarm_db):
