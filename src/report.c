@@ -447,6 +447,8 @@ layout_timeline(Report *r)
 {
 	const CapqCapture *cap = r->cap;
 	double		cursor[REPORT_MAX_DEPTH];
+	double		caller_start[REPORT_MAX_DEPTH];	/* clocked: the interval of */
+	double		caller_end[REPORT_MAX_DEPTH];	/* the caller at each level */
 
 	r->offset_ms = palloc0(Max(cap->nentries, 1) * sizeof(double));
 	r->clocked = cap->nentries > 0;
@@ -462,13 +464,34 @@ layout_timeline(Report *r)
 	}
 
 	memset(cursor, 0, sizeof(cursor));
+	memset(caller_start, 0, sizeof(caller_start));
+	memset(caller_end, 0, sizeof(caller_end));
 	r->span_ms = 0;
 	for (Size i = 0; i < cap->nentries; i++)
 	{
 		const CapqEntry *e = &cap->entries[i];
 
 		if (r->clocked)
-			r->offset_ms[i] = (double) (e->started_at - r->first_start) / 1000.0;
+		{
+			int			level = Min(Max(e->nesting, 0), REPORT_MAX_DEPTH - 1);
+			double		start = (double) (e->started_at - r->first_start) / 1000.0;
+
+			/*
+			 * Start times are whole microseconds of the wall clock and
+			 * durations come from the monotonic one: on a statement of a
+			 * few microseconds the two disagree by a tick or two.  A nested
+			 * statement is kept within its caller's bar (at most that much
+			 * earlier), as it ran.
+			 */
+			if (level > 0 && start + entry_ms(e) > caller_end[level])
+				start = Max(caller_end[level] - entry_ms(e), caller_start[level]);
+			r->offset_ms[i] = start;
+			if (level + 1 < REPORT_MAX_DEPTH)
+			{
+				caller_start[level + 1] = start;
+				caller_end[level + 1] = start + entry_ms(e);
+			}
+		}
 		else
 		{
 			int			level = Min(Max(e->nesting, 0), REPORT_MAX_DEPTH - 1);

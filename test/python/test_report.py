@@ -304,9 +304,6 @@ def test_statements_in_the_browser(demo):
         assert [(a.attrs["href"], a.content) for a in links] == [("#shape-1", "N+1?")]
 
 
-@pytest.mark.xfail(strict=False, reason="failed statements are recorded by the other half of issue 10 "
-                   "(CapqEntry.sqlstate/error_message, filled by the failure-recording work): "
-                   "until it is merged SELECT 1/0 leaves no entry")
 def test_failed_statement_in_the_browser(demo):
     dom = demo["dom"]
     failed = dom.find(tag="tr", cls=("stmt", "failed"))
