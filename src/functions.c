@@ -334,16 +334,10 @@ relations_array(const CapqEntry *e)
 {
 	Datum	   *names = palloc(Max(e->nrelations, 1) * sizeof(Datum));
 
+	/* another database's relations as bare OIDs: the row names the database */
 	for (int i = 0; i < e->nrelations; i++)
-	{
-		char	   *name = NULL;
-
-		if (e->dbid == MyDatabaseId)
-			name = get_rel_name(e->relations[i]);
-		if (name == NULL)
-			name = psprintf("%u", e->relations[i]);
-		names[i] = CStringGetTextDatum(name);
-	}
+		names[i] = CStringGetTextDatum(capq_relation_name(e->dbid, e->relations[i],
+														  false));
 	return PointerGetDatum(construct_array(names, e->nrelations, TEXTOID,
 										   -1, false, TYPALIGN_INT));
 }
@@ -612,7 +606,7 @@ relation_names(const CapqShapeGroup *g)
 	ListCell   *d;
 
 	forboth(r, g->relations, d, g->relation_dbids)
-		names = lappend(names, capq_relation_name(lfirst_oid(d), lfirst_oid(r)));
+		names = lappend(names, capq_relation_name(lfirst_oid(d), lfirst_oid(r), true));
 	return names;
 }
 
@@ -718,65 +712,6 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Per-key counts of two captures, for capq_assert_same_count's detail. */
-typedef struct CountPair
-{
-	char	   *label;
-	uint64		a;
-	uint64		b;
-} CountPair;
-
-static CountPair *
-count_pair(List **pairs, const char *label)
-{
-	ListCell   *lc;
-	CountPair  *p;
-
-	foreach(lc, *pairs)
-	{
-		p = lfirst(lc);
-		if (strcmp(p->label, label) == 0)
-			return p;
-	}
-	p = palloc0(sizeof(CountPair));
-	p->label = pstrdup(label);
-	*pairs = lappend(*pairs, p);
-	return p;
-}
-
-static void
-count_capture(const CapqCapture *cap, bool have_kind, CapqKind kind,
-			  bool second, List **shapes, List **relations)
-{
-	CapqShapeGroup *groups;
-	int			n = capq_group_shapes(cap, false, have_kind, kind, &groups);
-
-	for (int i = 0; i < n; i++)
-	{
-		const CapqShapeGroup *g = &groups[i];
-		CountPair  *p = count_pair(shapes, g->normalized ? g->normalized : g->fingerprint);
-		ListCell   *r;
-		ListCell   *d;
-
-		if (second)
-			p->b += g->executions;
-		else
-			p->a += g->executions;
-		forboth(r, g->relations, d, g->relation_dbids)
-		{
-			char	   *label = psprintf("%s (%s)",
-										 capq_relation_name(lfirst_oid(d), lfirst_oid(r)),
-										 capq_kind_name(g->kind));
-
-			p = count_pair(relations, label);
-			if (second)
-				p->b += g->executions;
-			else
-				p->a += g->executions;
-		}
-	}
-}
-
 /* capq_assert_same_count(capture_a, capture_b, kind) */
 Datum
 capq_assert_same_count(PG_FUNCTION_ARGS)
@@ -789,10 +724,6 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 	CapqCapture *b;
 	uint64		count_a = 0,
 				count_b = 0;
-	List	   *shapes = NIL;
-	List	   *relations = NIL;
-	StringInfoData detail;
-	ListCell   *lc;
 
 	capq_retract_calling_statements();
 	require_not_null(fcinfo, 0, "capture_a");
@@ -807,32 +738,11 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 	if (count_a == count_b)
 		PG_RETURN_VOID();
 
-	count_capture(a, have_kind, kind, false, &shapes, &relations);
-	count_capture(b, have_kind, kind, true, &shapes, &relations);
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "Per shape:");
-	foreach(lc, shapes)
-	{
-		CountPair  *p = lfirst(lc);
-
-		if (p->a != p->b)
-			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
-							 p->label, p->a, p->b);
-	}
-	appendStringInfoString(&detail, "\nPer relation:");
-	foreach(lc, relations)
-	{
-		CountPair  *p = lfirst(lc);
-
-		if (p->a != p->b)
-			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
-							 p->label, p->a, p->b);
-	}
 	ereport(ERROR,
 			(errcode(ERRCODE_ASSERT_FAILURE),
 			 errmsg("captures " UINT64_FORMAT " and " UINT64_FORMAT " differ in %sstatements: " UINT64_FORMAT " != " UINT64_FORMAT,
 					id_a, id_b, kind_prefix(have_kind, kind), count_a, count_b),
-			 errdetail_internal("%s", capq_bounded_message(detail.data)),
+			 errdetail_internal("%s", capq_bounded_message(capq_count_differences(a, b, have_kind, kind))),
 			 errhint("A statement count that grows with the data is a likely N+1. " CAPQ_EAGER_LOADING_HINT)));
 	PG_RETURN_VOID();
 }

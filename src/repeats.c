@@ -280,12 +280,14 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 
 /*
  * A relation's name, for a statement run in database dbid: its name when
- * that is the reader's database, its OID when it was dropped since, and
- * "OID@database" for another database (whose catalogs this backend cannot
- * read; the OID may name something else here).
+ * that is the reader's database, its OID when it was dropped since, and for
+ * another database (whose catalogs this backend cannot read; the OID may
+ * name something else here) "OID@database", or the bare OID when
+ * mark_database is false (a row that names its database already).  Every
+ * reader names relations with this function.
  */
 char *
-capq_relation_name(Oid dbid, Oid relid)
+capq_relation_name(Oid dbid, Oid relid, bool mark_database)
 {
 	char	   *name;
 
@@ -294,6 +296,8 @@ capq_relation_name(Oid dbid, Oid relid)
 		name = get_rel_name(relid);
 		return name ? name : psprintf("%u", relid);
 	}
+	if (!mark_database)
+		return psprintf("%u", relid);
 	name = get_database_name(dbid);
 	return name ? psprintf("%u@%s", relid, name) : psprintf("%u@%u", relid, dbid);
 }
@@ -429,4 +433,103 @@ capq_strict_uncount(CapqStrictMark *mark)
 		mark->capture_id == strict_capture_id)
 		mark->count->executions--;
 	mark->count = NULL;
+}
+
+/*---- Same count ----*/
+
+/* Per-key counts of two captures, for capq_assert_same_count's detail. */
+typedef struct CountPair
+{
+	char	   *label;
+	uint64		a;
+	uint64		b;
+} CountPair;
+
+static CountPair *
+count_pair(List **pairs, const char *label)
+{
+	ListCell   *lc;
+	CountPair  *p;
+
+	foreach(lc, *pairs)
+	{
+		p = lfirst(lc);
+		if (strcmp(p->label, label) == 0)
+			return p;
+	}
+	p = palloc0(sizeof(CountPair));
+	p->label = pstrdup(label);
+	*pairs = lappend(*pairs, p);
+	return p;
+}
+
+static void
+count_capture(const CapqCapture *cap, bool have_kind, CapqKind kind,
+			  bool second, List **shapes, List **relations)
+{
+	CapqShapeGroup *groups;
+	int			n = capq_group_shapes(cap, false, have_kind, kind, &groups);
+
+	for (int i = 0; i < n; i++)
+	{
+		const CapqShapeGroup *g = &groups[i];
+		CountPair  *p = count_pair(shapes, g->normalized ? g->normalized : g->fingerprint);
+		ListCell   *r;
+		ListCell   *d;
+
+		if (second)
+			p->b += g->executions;
+		else
+			p->a += g->executions;
+		forboth(r, g->relations, d, g->relation_dbids)
+		{
+			char	   *label = psprintf("%s (%s)",
+										 capq_relation_name(lfirst_oid(d), lfirst_oid(r), true),
+										 capq_kind_name(g->kind));
+
+			p = count_pair(relations, label);
+			if (second)
+				p->b += g->executions;
+			else
+				p->a += g->executions;
+		}
+	}
+}
+
+/*
+ * capq_assert_same_count's detail: per shape, then per relation and kind,
+ * the counts that differ between captures a and b, in order of first
+ * appearance.
+ */
+char *
+capq_count_differences(const CapqCapture *a, const CapqCapture *b,
+					   bool have_kind, CapqKind kind)
+{
+	List	   *shapes = NIL;
+	List	   *relations = NIL;
+	StringInfoData detail;
+	ListCell   *lc;
+
+	count_capture(a, have_kind, kind, false, &shapes, &relations);
+	count_capture(b, have_kind, kind, true, &shapes, &relations);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "Per shape:");
+	foreach(lc, shapes)
+	{
+		CountPair  *p = lfirst(lc);
+
+		if (p->a != p->b)
+			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
+							 p->label, p->a, p->b);
+	}
+	appendStringInfoString(&detail, "\nPer relation:");
+	foreach(lc, relations)
+	{
+		CountPair  *p = lfirst(lc);
+
+		if (p->a != p->b)
+			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
+							 p->label, p->a, p->b);
+	}
+	return detail.data;
 }

@@ -39,7 +39,9 @@ extern int	capq_group_shapes(const CapqCapture *cap, bool by_phase,
 							  bool have_kind, CapqKind kind,
 							  CapqShapeGroup **groups);
 extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
-extern char *capq_relation_name(Oid dbid, Oid relid);
+extern char *capq_relation_name(Oid dbid, Oid relid, bool mark_database);
+extern char *capq_count_differences(const CapqCapture *a, const CapqCapture *b,
+									bool have_kind, CapqKind kind);
 extern char *capq_call_site(const char *comment);
 
 /*---- Strict mode: capquery.max_repeats ----*/

@@ -192,7 +192,7 @@ entry_relations(const CapqEntry *e)
 	initStringInfo(&buf);
 	for (int i = 0; i < e->nrelations && buf.len <= REPORT_LIST_BYTES; i++)
 		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
-						 capq_relation_name(e->dbid, e->relations[i]));
+						 capq_relation_name(e->dbid, e->relations[i], true));
 	return buf.data;
 }
 
@@ -212,7 +212,7 @@ group_relations(const CapqShapeGroup *g)
 			break;
 		}
 		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
-						 capq_relation_name(lfirst_oid(d), lfirst_oid(r)));
+						 capq_relation_name(lfirst_oid(d), lfirst_oid(r), true));
 	}
 	return buf.data;
 }
