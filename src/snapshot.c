@@ -112,9 +112,11 @@ append_query_header(StringInfo out, uint64 seq)
 }
 
 /*
- * Most an entry can add to a snapshot: its header lines, its statement
- * (each constant, at least one byte, may become "$n", and its value is
- * shown quoted with its quotes doubled), its parameters and its plan.
+ * Most an entry can add to a snapshot, loosely: its header lines, its
+ * statement (each constant, at least one byte, may become "$n", and its
+ * value is shown quoted with its quotes doubled), its parameters and its
+ * plan.  Under it the entry is appended in place; over it, rendered apart
+ * and measured.
  */
 static Size
 entry_bound(const CapqEntry *e)
@@ -124,6 +126,69 @@ entry_bound(const CapqEntry *e)
 
 	return 256 + phase_len + (Size) e->text_len * 16 +
 		(Size) e->params_len * 2 + (Size) e->nparams * 16 + plan_len * 6;
+}
+
+/*
+ * Append one entry's block: header lines, statement, plan.  With rendered,
+ * a text already rendered in out (no bound parameters, not truncated) is
+ * copied from there instead of scanned again.
+ */
+static void
+append_entry(StringInfo out, const CapqEntry *e, bool first, bool with_plans,
+			 MemoryContext scratch, HTAB *rendered)
+{
+	MemoryContext outer;
+	RenderedText *r = NULL;
+	bool		reused = false;
+
+	if (!first)
+		appendStringInfoCharMacro(out, '\n');
+	append_query_header(out, e->seq);
+	if (e->phase_name)
+		appendStringInfo(out, "-- PHASE: %d (%s)\n", e->phase, e->phase_name);
+	else
+		appendStringInfo(out, "-- PHASE: %d\n", e->phase);
+	if (!capq_entry_visible(e))
+	{
+		appendStringInfoString(out, CAPQ_HIDDEN_TEXT "\n");
+		return;
+	}
+	if (rendered != NULL && e->nparams == 0 &&
+		(e->flags & CAPQ_FLAG_QUERY_TRUNCATED) == 0)
+	{
+		uint64		hash = hash_bytes_extended((const unsigned char *) e->text,
+											   e->text_len, 0);
+		bool		found;
+
+		r = hash_search(rendered, &hash, HASH_ENTER, &found);
+		if (found && r->text_len == e->text_len &&
+			memcmp(r->text, e->text, e->text_len) == 0)
+		{
+			/* enlarge first: the copy comes from the same buffer */
+			enlargeStringInfo(out, r->len);
+			memcpy(out->data + out->len, out->data + r->offset, r->len);
+			out->len += r->len;
+			out->data[out->len] = '\0';
+			reused = true;
+		}
+		else
+		{
+			r->text = e->text;
+			r->text_len = e->text_len;
+			r->offset = out->len;
+		}
+	}
+	if (!reused)
+	{
+		outer = MemoryContextSwitchTo(scratch);
+		append_statement(out, e);
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(scratch);
+		if (r != NULL)
+			r->len = out->len - r->offset;
+	}
+	if (with_plans && e->plan != NULL)
+		append_plan(out, e->plan);
 }
 
 /*
@@ -153,9 +218,18 @@ build_snapshot(StringInfo out, const CapqCapture *cap, bool with_plans)
 	for (Size i = 0; i < cap->nentries; i++)
 	{
 		const CapqEntry *e = &cap->entries[i];
-		MemoryContext outer;
+		StringInfoData piece;
 
-		if ((Size) out->len + entry_bound(e) >= MaxAllocSize)
+		if ((Size) out->len + entry_bound(e) < MaxAllocSize)
+		{
+			append_entry(out, e, i == 0, with_plans, scratch, rendered);
+			continue;
+		}
+
+		/* near the limit, or a huge statement: render it apart, measure */
+		initStringInfo(&piece);
+		append_entry(&piece, e, i == 0, with_plans, scratch, NULL);
+		if ((Size) out->len + piece.len >= MaxAllocSize)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("snapshot of capture " UINT64_FORMAT " is too large",
@@ -163,52 +237,8 @@ build_snapshot(StringInfo out, const CapqCapture *cap, bool with_plans)
 					 errdetail("The snapshot reached %d bytes at statement " UINT64_FORMAT " of %zu; a text value holds at most 1 GB.",
 							   out->len - VARHDRSZ, e->seq, cap->nentries),
 					 errhint("Snapshot a smaller capture, or read this one with capq_queries().")));
-		if (i > 0)
-			appendStringInfoCharMacro(out, '\n');
-		append_query_header(out, e->seq);
-		if (e->phase_name)
-			appendStringInfo(out, "-- PHASE: %d (%s)\n", e->phase, e->phase_name);
-		else
-			appendStringInfo(out, "-- PHASE: %d\n", e->phase);
-		if (!capq_entry_visible(e))
-			appendStringInfoString(out, CAPQ_HIDDEN_TEXT "\n");
-		else if (e->nparams > 0 || (e->flags & CAPQ_FLAG_QUERY_TRUNCATED))
-		{
-			outer = MemoryContextSwitchTo(scratch);
-			append_statement(out, e);
-			MemoryContextSwitchTo(outer);
-			MemoryContextReset(scratch);
-		}
-		else
-		{
-			uint64		hash = hash_bytes_extended((const unsigned char *) e->text,
-												   e->text_len, 0);
-			bool		found;
-			RenderedText *r = hash_search(rendered, &hash, HASH_ENTER, &found);
-
-			if (found && r->text_len == e->text_len &&
-				memcmp(r->text, e->text, e->text_len) == 0)
-			{
-				/* enlarge first: the copy comes from the same buffer */
-				enlargeStringInfo(out, r->len);
-				memcpy(out->data + out->len, out->data + r->offset, r->len);
-				out->len += r->len;
-				out->data[out->len] = '\0';
-			}
-			else
-			{
-				r->text = e->text;
-				r->text_len = e->text_len;
-				r->offset = out->len;
-				outer = MemoryContextSwitchTo(scratch);
-				append_statement(out, e);
-				MemoryContextSwitchTo(outer);
-				MemoryContextReset(scratch);
-				r->len = out->len - r->offset;
-			}
-		}
-		if (with_plans && e->plan != NULL && capq_entry_visible(e))
-			append_plan(out, e->plan);
+		appendBinaryStringInfo(out, piece.data, piece.len);
+		pfree(piece.data);
 	}
 	hash_destroy(rendered);
 	MemoryContextDelete(scratch);
