@@ -10,9 +10,9 @@
  * a capture of an N+1 loop costs one scan per distinct text, which yields
  * fingerprint, call sites, normalized text and values together; the scan's
  * memory is freed at once.  Only a repeated text with bound parameters
- * whose group still lacks examples is scanned again.  Call sites come from sqlcommenter-style comments
- * (key='value',...); the shape ignores comments, the report shows them,
- * less the per-request trace keys.
+ * whose group still lacks examples is scanned again.  Call sites come from
+ * sqlcommenter-style comments (key='value',...); the shape ignores
+ * comments, the report shows them, less the per-request trace keys.
  *
  *-------------------------------------------------------------------------
  */
@@ -109,7 +109,10 @@ capq_call_site(const char *comment)
 	return pairs > 0 && buf.len > 0 ? buf.data : NULL;
 }
 
-/* The cached shape of an entry's text, or NULL when it is new. */
+/*
+ * The cache entry of an entry's text; *found is false when it is new (to be
+ * filled by text_shape_fill), or was another text's with the same hash.
+ */
 static TextShape *
 text_shape_lookup(HTAB *cache, const CapqEntry *e, bool *found)
 {
@@ -196,6 +199,19 @@ show_statement(CapqShapeGroup *g, TextShape *ts, const CapqEntry *e,
 {
 	CapqShape	rescan;
 	char	   *values;
+	TextShape	uncached;
+
+	/*
+	 * A cache entry that another text (of the same hash) took over since
+	 * this statement was grouped: use none.
+	 */
+	if (ts->text != e->text &&
+		(ts->text_len != e->text_len || memcmp(ts->text, e->text, e->text_len) != 0))
+	{
+		memset(&uncached, 0, sizeof(uncached));
+		uncached.has_params = true;	/* keep nothing */
+		ts = &uncached;
+	}
 
 	/* (called only while the group lacks examples: values are needed) */
 	if (ts->has_params || !ts->values_known ||
