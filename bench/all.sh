@@ -44,12 +44,23 @@ mkdir -p "$OUT"
 bash "$HERE/deps.sh"
 
 start=$(date +%s)
-step() {	# name script [env...]: run one benchmark, its output to out/name.log
-  local name=$1 script=$2 t0=$(date +%s); shift 2
+FAILED=()
+# name script [env...]: run one benchmark, its output to out/name.log; a
+# failure is reported at the end, the other benchmarks still run.
+# BENCH_ONLY="name ..." runs only those (the tables of the others are
+# taken from their last run's files).
+step() {
+  local name=$1 script=$2 t0; shift 2
+  t0=$(date +%s)
+  [[ -z "${BENCH_ONLY:-}" || " $BENCH_ONLY " == *" $name "* ]] || return 0
   printf '\n===== %s (%s) =====\n' "$name" "$script"
-  if ! env "$@" bash "$HERE/$script" 2>&1 | tee "$OUT/$name.log"; then
+  set +e
+  env "$@" bash "$HERE/$script" 2>&1 | tee "$OUT/$name.log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  if ((rc != 0)); then
     echo "bench: $script failed (log: $OUT/$name.log)" >&2
-    return 1
+    FAILED+=("$name")
   fi
   printf '(%s: %d s)\n' "$name" $(($(date +%s) - t0))
 }
@@ -60,7 +71,9 @@ step client_capture client_capture.sh CC_PORT=$((BASE + 3)) CC_PAIRS=${CC_PAIRS:
 step pgbench pgbench_scope_all.sh BENCH_PORT=$BASE ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-5}
 step readers_writers readers_writers.sh RW_PORT=$((BASE + 1))
 step read_scale read_scale.sh READ_PORT=$((BASE + 2)) READ_GRIND_SIZE=${READ_GRIND_SIZE:-3000}
-bash "$HERE/plot_read_scale.sh" "$OUT/read_scale.tsv" "$ROOT/doc/read_scale.png"
+if [[ -z "${BENCH_ONLY:-}" || " $BENCH_ONLY " == *" read_scale "* ]]; then
+  bash "$HERE/plot_read_scale.sh" "$OUT/read_scale.tsv" "$ROOT/doc/read_scale.png"
+fi
 
 # all the tables, one file: what the README's section is made from
 {
@@ -84,3 +97,7 @@ bash "$HERE/plot_read_scale.sh" "$OUT/read_scale.tsv" "$ROOT/doc/read_scale.png"
 } >"$OUT/bench.md"
 bash "$HERE/readme_perf.sh" "$OUT/bench.md" "$ROOT/README.md"
 printf '\n===== bench: %d s; tables in %s =====\n' $(($(date +%s) - start)) "$OUT/bench.md"
+if ((${#FAILED[@]} > 0)); then
+  echo "bench: these failed: ${FAILED[*]}" >&2
+  exit 1
+fi

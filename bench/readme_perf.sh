@@ -10,7 +10,7 @@ grep -q '^<!-- bench:begin' "$README" && grep -q '^<!-- bench:end' "$README" ||
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 awk -v tables="$TABLES" '
-  /^<!-- bench:begin/ { print; print ""
+  /^<!-- bench:begin/ { print
                         while ((getline line < tables) > 0) {
                           # the tables file has its own title: the README has one
                           if (line ~ /^# /) continue
