@@ -78,9 +78,11 @@ fi
 # all the tables, one file: what the README's section is made from
 {
   printf '# capquery benchmarks\n\n'
-  printf 'Run %s on %s (%d cores), PostgreSQL %s, command `make bench` (bench/all.sh), %d minutes.\n' \
+  printf 'Run %s on %s (%d cores), PostgreSQL %s, command `make bench` (bench/all.sh)%s, %d minutes.\n' \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(uname -m)" "$(nproc)" \
-    "$("$PGBINDIR/postgres" --version | awk '{print $3}')" $((($(date +%s) - start + 59) / 60))
+    "$("$PGBINDIR/postgres" --version | awk '{print $3}')" \
+    "${BENCH_ONLY:+ with BENCH_ONLY=\"$BENCH_ONLY\" (other tables from earlier runs)}" \
+    $((($(date +%s) - start + 59) / 60))
   for f in workloads results client_capture pgbench_scope_all readers_writers read_scale; do
     # (run.sh's function-by-function breakdowns stay in bench/out/results.md)
     [[ -s "$OUT/$f.md" ]] && { printf '\n'; awk '/^### Where the cost goes/ { exit } { print }' "$OUT/$f.md" |
