@@ -128,11 +128,11 @@ fi
 
 report "## Reading realistic captures ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 report ""
-report "PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) cores; \`bash bench/read_scale.sh\`; capture of bench/gen_realistic.py statements, scope 'backend'; median of $REPEAT runs, psql \\\\timing over a unix socket (round trip included)."
+report "PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) cores; \`bash bench/read_scale.sh\`; capture of bench/gen_realistic.py statements, scope 'backend'; median of $REPEAT runs, psql \\timing over a unix socket (round trip included)."
 report ""
 header="| statements | shapes | statement bytes | snapshot bytes |"
 sep="|---:|---:|---:|---:|"
-for r in "${READERS[@]}"; do IFS='|' read -r _ sql _ _ <<<"$r"; header+=" \`${sql//(:cap)/()}\` ms |"; sep+="---:|"; done
+for r in "${READERS[@]}"; do IFS='|' read -r _ sql _ _ <<<"$r"; sql=${sql//(:cap)/()}; header+=" \`${sql//, :cap)/)}\` ms |"; sep+="---:|"; done
 report "$header"
 report "$sep"
 for n in $SIZES; do
