@@ -88,6 +88,8 @@ demo:
 test:
 	bash test/run-all.sh
 
-# Instruction counts per statement (callgrind); reports, never fails on numbers.
+# Every benchmark (bench/all.sh, about 15 minutes, not in CI): tables in
+# bench/out/bench.md and the README's performance section; reports, never
+# fails on numbers.
 bench:
-	bash bench/run.sh
+	bash bench/all.sh

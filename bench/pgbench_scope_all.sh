@@ -31,7 +31,8 @@
 # Output: stdout and bench/out/pgbench_scope_all.md.
 # Settings (environment): ROUNDS (6), DURATION (10 s), SCALE (10),
 # BENCH_PORT (55803), PGBINDIR (/usr/lib/postgresql/15/bin), SKIP_PRELOAD=1
-# to skip part 2.  Needs root (the server runs as the postgres OS user) and
+# to skip part 2, SKIP_PGSS=1 to skip part 3 (pg_stat_statements preloaded
+# or not, alternated like part 2).  Needs root (the server runs as the postgres OS user) and
 # capquery installed (make install).
 set -euo pipefail
 export LC_ALL=C
@@ -236,6 +237,41 @@ if [[ "${SKIP_PRELOAD:-0}" != 1 ]]; then
     echo
     echo "median TPS ratio preloaded-idle / not loaded: **$med2**"
     echo "median backend CPU ratio per transaction, not loaded / preloaded-idle: **$cmed2**"
+  } | tee -a "$RESULTS"
+fi
+
+# 3. what users would otherwise preload: pg_stat_statements (s) against no
+# library (n), alternated the same way
+if [[ "${SKIP_PGSS:-0}" != 1 ]]; then
+  {
+    echo
+    echo "## 3. pg_stat_statements preloaded (s) or no library (n)"
+    echo
+    echo "| round | order | TPS pg_stat_statements (s) | TPS no library (n) | s/n | CPU µs/tx s | CPU µs/tx n | n/s |"
+    echo "|---|---|---|---|---|---|---|---|"
+  } | tee -a "$RESULTS"
+  pgss=()
+  pgss_cpu=()
+  for r in $(seq 1 "$ROUNDS"); do
+    if ((r % 2 == 1)); then
+      order="s n"
+      start pg_stat_statements; warm; read -r p _ cp < <(bench_run)
+      start ''; warm; read -r n _ cn < <(bench_run)
+    else
+      order="n s"
+      start ''; warm; read -r n _ cn < <(bench_run)
+      start pg_stat_statements; warm; read -r p _ cp < <(bench_run)
+    fi
+    q=$(ratio "$p" "$n")
+    cq=$(ratio "$cn" "$cp")
+    pgss+=("$q")
+    pgss_cpu+=("$cq")
+    echo "| $r | $order | $p | $n | $q | $cp | $cn | $cq |" | tee -a "$RESULTS"
+  done
+  {
+    echo
+    echo "median TPS ratio pg_stat_statements / no library: **$(printf '%s\n' "${pgss[@]}" | median)**"
+    echo "median backend CPU ratio per transaction, no library / pg_stat_statements: **$(printf '%s\n' "${pgss_cpu[@]}" | median)**"
   } | tee -a "$RESULTS"
 fi
 echo

@@ -41,6 +41,9 @@ def setup():
     cur.execute("DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rw_reader')"
                 " THEN CREATE ROLE rw_reader LOGIN; END IF; END$$")
     cur.execute("GRANT SELECT ON rw_t TO rw_reader")
+    # since 1.1 a role reads only captures of roles it has the privileges
+    # of: the readers read the superuser's captures as pg_read_all_stats
+    cur.execute("GRANT pg_read_all_stats TO rw_reader")
     conn.close()
 
 
@@ -112,7 +115,8 @@ def main():
         rate, lost = writer_rate()
         stop.set()
         for p in procs:
-            n, bad = counts.get()
+            # a reader that failed reports nothing: do not wait forever
+            n, bad = counts.get(timeout=60)
             reads += n
             bad_reads += bad
             p.join()

@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -328,16 +329,43 @@ PG_FUNCTION_INFO_V1(capq_queries);
 PG_FUNCTION_INFO_V1(capq_queries_1_1);
 PG_FUNCTION_INFO_V1(capq_sessions);
 
-/* Relation names (or OIDs, for other databases and dropped ones). */
+/* A relation's name, looked up once per OID and read: see relations_array. */
+typedef struct RelationNameEntry
+{
+	Oid			relid;			/* MUST BE FIRST */
+	Datum		name;			/* text */
+} RelationNameEntry;
+
+/*
+ * Relation names (or OIDs, for other databases and dropped ones), each
+ * resolved once per read through the cache (a capture names the same few
+ * relations over and over).
+ */
 static Datum
-relations_array(const CapqEntry *e)
+relations_array(const CapqEntry *e, HTAB *names_by_oid)
 {
 	Datum	   *names = palloc(Max(e->nrelations, 1) * sizeof(Datum));
 
 	/* another database's relations as bare OIDs: the row names the database */
 	for (int i = 0; i < e->nrelations; i++)
+	{
+		RelationNameEntry *entry = NULL;
+		bool		found = false;
+
+		if (e->dbid == MyDatabaseId)
+		{
+			entry = hash_search(names_by_oid, &e->relations[i], HASH_ENTER, &found);
+			if (found)
+			{
+				names[i] = entry->name;
+				continue;
+			}
+		}
 		names[i] = CStringGetTextDatum(capq_relation_name(e->dbid, e->relations[i],
 														  false));
+		if (entry != NULL)
+			entry->name = names[i];
+	}
 	return PointerGetDatum(construct_array(names, e->nrelations, TEXTOID,
 										   -1, false, TYPALIGN_INT));
 }
@@ -367,10 +395,30 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 	uint64		capture_id = 0;
 	bool		have_id;
 	CapqCapture *cap;
+	HASHCTL		ctl;
+	HTAB	   *names_by_oid;
+	Oid			last_userid = InvalidOid;
+	Oid			last_dbid = InvalidOid;
+	bool		last_visible = false;
+	bool		have_username = false;
+	bool		have_dbname = false;
+	Datum		username_datum = (Datum) 0;
+	Datum		dbname_datum = (Datum) 0;
+	Datum		kind_datums[CAPQ_NUM_KINDS];
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
 	cap = read_capture(have_id, capture_id);
+	for (int k = 0; k < CAPQ_NUM_KINDS; k++)
+		kind_datums[k] = CStringGetTextDatum(capq_kind_name((CapqKind) k));
+
+	/* names of roles and databases: looked up when they change from one
+	 * statement to the next (rarely), relations once per OID */
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(RelationNameEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	names_by_oid = hash_create("capquery relation names", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (rsinfo->setDesc->natts != ncols)
@@ -385,11 +433,31 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		const CapqEntry *e = &cap->entries[i];
 		Datum		values[CAPQ_QUERIES_COLS];
 		bool		nulls[CAPQ_QUERIES_COLS];
-		bool		visible = capq_entry_visible(e);
-		char	   *params = visible ? capq_params_render(e) : NULL;
-		char	   *username = GetUserNameFromId(e->userid, true);
-		char	   *dbname = get_database_name(e->dbid);
+		bool		visible;
+		char	   *params;
 		int			col = 0;
+
+		if (i == 0 || e->userid != last_userid)
+		{
+			char	   *username = GetUserNameFromId(e->userid, true);
+
+			last_userid = e->userid;
+			have_username = username != NULL;
+			if (have_username)
+				username_datum = DirectFunctionCall1(namein, CStringGetDatum(username));
+			last_visible = capq_entry_visible(e);
+		}
+		visible = last_visible;
+		if (i == 0 || e->dbid != last_dbid)
+		{
+			char	   *dbname = get_database_name(e->dbid);
+
+			last_dbid = e->dbid;
+			have_dbname = dbname != NULL;
+			if (have_dbname)
+				dbname_datum = DirectFunctionCall1(namein, CStringGetDatum(dbname));
+		}
+		params = visible ? capq_params_render(e) : NULL;
 
 		memset(nulls, 0, sizeof(nulls));
 		values[col++] = Int64GetDatum((int64) cap->slot.capture_id);
@@ -400,17 +468,20 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		else
 			nulls[col++] = true;
 		values[col++] = Int32GetDatum(e->pid);
-		if (username)
-			values[col++] = DirectFunctionCall1(namein, CStringGetDatum(username));
+		if (have_username)
+			values[col++] = username_datum;
 		else
 			nulls[col++] = true;
-		if (dbname)
-			values[col++] = DirectFunctionCall1(namein, CStringGetDatum(dbname));
+		if (have_dbname)
+			values[col++] = dbname_datum;
 		else
 			nulls[col++] = true;
 		values[col++] = Int32GetDatum(e->nesting);
-		values[col++] = CStringGetTextDatum(capq_kind_name(e->kind));
-		values[col++] = CStringGetTextDatum(capq_entry_text(e));
+		values[col++] = kind_datums[e->kind];
+		if (visible && !(e->flags & CAPQ_FLAG_QUERY_TRUNCATED))
+			values[col++] = PointerGetDatum(cstring_to_text_with_len(e->text, e->text_len));
+		else
+			values[col++] = CStringGetTextDatum(capq_entry_text(e));
 		if (!visible && e->nparams > 0)
 			values[col++] = CStringGetTextDatum(CAPQ_HIDDEN_TEXT);
 		else if (params)
@@ -430,7 +501,7 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		}
 		/* which relations and which plan are the statement's too */
 		if (visible)
-			values[col++] = relations_array(e);
+			values[col++] = relations_array(e, names_by_oid);
 		else
 			nulls[col++] = true;
 		if (e->plan)
@@ -532,7 +603,7 @@ capq_snapshot(PG_FUNCTION_ARGS)
 	have_id = capture_argument(fcinfo, 0, &capture_id);
 	require_not_null(fcinfo, 1, "plans");
 	cap = read_capture(have_id, capture_id);
-	PG_RETURN_TEXT_P(cstring_to_text(capq_snapshot_text(cap, PG_GETARG_BOOL(1))));
+	PG_RETURN_TEXT_P(capq_snapshot_datum(cap, PG_GETARG_BOOL(1)));
 }
 
 /* capq_assert_snapshot(expected, capture): P0004 with a diff on mismatch. */
@@ -685,7 +756,9 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 	require_not_negative(max_repeats, "max_repeats");
 	have_id = capture_argument(fcinfo, 1, &capture_id);
 	cap = read_capture(have_id, capture_id);
-	n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
+	/* only the shapes over the limit are named: only they are rendered */
+	n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT,
+								(uint64) max_repeats + 1, &groups);
 
 	initStringInfo(&detail);
 	for (int i = 0; i < n; i++)

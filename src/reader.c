@@ -25,8 +25,41 @@
 typedef struct PhaseName
 {
 	int32		phase;
+	int			order;			/* of its record: a later name wins */
 	char	   *name;
 } PhaseName;
+
+static int
+phase_name_cmp(const void *a, const void *b)
+{
+	const PhaseName *x = a;
+	const PhaseName *y = b;
+
+	if (x->phase != y->phase)
+		return x->phase < y->phase ? -1 : 1;
+	return x->order - y->order;
+}
+
+/* The name of a phase (the last one recorded), or NULL: binary search. */
+static const char *
+phase_name(const PhaseName *phases, int n, int32 phase)
+{
+	int			lo = 0,
+				hi = n;
+
+	/* first element with a greater phase; the one before it is the last
+	 * of this phase, if any */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (phases[mid].phase <= phase)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && phases[lo - 1].phase == phase ? phases[lo - 1].name : NULL;
+}
 
 /* Refuse to read a capture that lost statements to the ring wrapping. */
 void
@@ -173,6 +206,7 @@ capq_read_capture(bool have_id, uint64 capture_id)
 							: palloc(maxphases * sizeof(PhaseName));
 					}
 					phases[nphases].phase = phase;
+					phases[nphases].order = nphases;
 					phases[nphases].name = pstrdup(capq_record_text(rec));
 					nphases++;
 					break;
@@ -216,16 +250,16 @@ capq_read_capture(bool have_id, uint64 capture_id)
 	capq_capture_resolve(true, capture_id, &cap->slot);
 	capq_check_not_lost(&cap->slot);
 
+	/* names by phase: a sort and a search per statement, not a loop over
+	 * every phase for every statement */
+	if (nphases > 1)
+		qsort(phases, nphases, sizeof(PhaseName), phase_name_cmp);
 	for (Size i = 0; i < cap->nentries; i++)
 	{
 		CapqEntry  *e = &cap->entries[i];
 
 		e->seq = i + 1;
-		for (int j = 0; j < nphases; j++)
-		{
-			if (phases[j].phase == e->phase)
-				e->phase_name = phases[j].name;
-		}
+		e->phase_name = nphases > 0 ? phase_name(phases, nphases, e->phase) : NULL;
 	}
 	return cap;
 }

@@ -6,11 +6,13 @@
  *		parameters; name the repeated ones.
  *
  * Statements with the same text are scanned once (a text cache keeping
- * only the fingerprint and call sites), so a capture of an N+1 loop costs
- * one scan per distinct text; the scan's memory is freed at once, and the
- * few statements whose text or parameters a report shows are scanned again.  Call sites come from sqlcommenter-style comments
- * (key='value',...); the shape ignores comments, the report shows them,
- * less the per-request trace keys.
+ * the fingerprint and call sites, and what a report showed of the text), so
+ * a capture of an N+1 loop costs one scan per distinct text, which yields
+ * fingerprint, call sites, normalized text and values together; the scan's
+ * memory is freed at once.  Only a repeated text with bound parameters
+ * whose group still lacks examples is scanned again.  Call sites come from
+ * sqlcommenter-style comments (key='value',...); the shape ignores
+ * comments, the report shows them, less the per-request trace keys.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,13 +35,23 @@
 /* shapes named in an assertion's hint */
 #define CAPQ_HINT_MAX_SHAPES	3
 
-/* A distinct statement text, scanned once. */
+/*
+ * A distinct statement text, scanned once: its fingerprint and call sites,
+ * and, once a report needed them, its normalized text and (for a text
+ * without bound parameters, whose values depend on the text alone) its
+ * values.
+ */
 typedef struct TextShape
 {
 	uint64		hash;			/* of the text: MUST BE FIRST */
 	const char *text;			/* the entry text it was computed from */
+	uint32		text_len;
 	char	   *fingerprint;
 	List	   *call_sites;
+	char	   *normalized;		/* NULL until a group needed it */
+	bool		has_params;		/* $n: values depend on the entry */
+	bool		values_known;	/* values is set (NULL: no constants) */
+	char	   *values;
 } TextShape;
 
 /* sqlcommenter keys that change with every request, not with the code */
@@ -98,52 +110,50 @@ capq_call_site(const char *comment)
 	return pairs > 0 && buf.len > 0 ? buf.data : NULL;
 }
 
-/* The fingerprint and call sites of an entry's text, scanned once. */
+/*
+ * The cache entry of an entry's text; *found is false when it is new (to be
+ * filled by text_shape_fill), or was another text's with the same hash.
+ */
 static TextShape *
-text_shape(HTAB *cache, MemoryContext scratch, const CapqEntry *e)
+text_shape_lookup(HTAB *cache, const CapqEntry *e, bool *found)
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) e->text,
 										   e->text_len, 0);
-	bool		found;
-	TextShape  *ts = hash_search(cache, &hash, HASH_ENTER, &found);
-	MemoryContext outer;
-	CapqShape	shape;
-	char	   *fingerprint;
-	List	   *sites = NIL;
+	TextShape  *ts = hash_search(cache, &hash, HASH_ENTER, found);
+
+	/* a hash collision recomputes the entry for this text */
+	if (*found && (ts->text_len != e->text_len ||
+				   memcmp(ts->text, e->text, e->text_len) != 0))
+		*found = false;
+	return ts;
+}
+
+/* Fill a new cache entry from a scan of its text. */
+static void
+text_shape_fill(TextShape *ts, const CapqEntry *e, const CapqShape *shape,
+				MemoryContext outer)
+{
+	MemoryContext scanning = MemoryContextSwitchTo(outer);
 	ListCell   *lc;
 
-	if (found && strcmp(ts->text, e->text) == 0)
-		return ts;
-
-	/* new, or a hash collision: (re)compute for this text */
-	outer = MemoryContextSwitchTo(scratch);
-	capq_shape_scan(&shape, e->text, e->text_len, true);
-	fingerprint = capq_shape_fingerprint(&shape);
-	foreach(lc, shape.comments)
+	ts->text = e->text;
+	ts->text_len = e->text_len;
+	ts->fingerprint = capq_shape_fingerprint(shape);
+	ts->call_sites = NIL;
+	foreach(lc, shape->comments)
 	{
 		char	   *site = capq_call_site(lfirst(lc));
 
 		if (site)
-			sites = lappend(sites, site);
+			ts->call_sites = lappend(ts->call_sites, site);
 	}
-	MemoryContextSwitchTo(outer);
-
-	ts->text = e->text;
-	ts->fingerprint = pstrdup(fingerprint);
-	ts->call_sites = NIL;
-	foreach(lc, sites)
-		ts->call_sites = lappend(ts->call_sites, pstrdup(lfirst(lc)));
-	MemoryContextReset(scratch);
-	return ts;
-}
-
-static int
-group_first_cmp(const void *a, const void *b)
-{
-	const CapqShapeGroup *x = a;
-	const CapqShapeGroup *y = b;
-
-	return x->first - y->first;
+	ts->normalized = NULL;
+	ts->has_params = false;
+	for (int i = 0; i < shape->ntokens && !ts->has_params; i++)
+		ts->has_params = shape->tokens[i].param_no > 0;
+	ts->values_known = false;
+	ts->values = NULL;
+	MemoryContextSwitchTo(scanning);
 }
 
 /*
@@ -179,6 +189,63 @@ append_distinct_string(List *list, char *s)
 }
 
 /*
+ * A statement the report shows: its group's normalized text (the first
+ * time) and its values as an example.  From the scan of the text when the
+ * caller has one (shape), else from what the text's cache entry kept, and
+ * only when neither has it from a new scan (in scratch).
+ */
+static void
+show_statement(CapqShapeGroup *g, TextShape *ts, const CapqEntry *e,
+			   CapqShape *shape, MemoryContext scratch, MemoryContext outer)
+{
+	CapqShape	rescan;
+	char	   *values;
+	TextShape	uncached;
+
+	/*
+	 * A cache entry that another text (of the same hash) took over since
+	 * this statement was grouped: use none.
+	 */
+	if (ts->text != e->text &&
+		(ts->text_len != e->text_len || memcmp(ts->text, e->text, e->text_len) != 0))
+	{
+		memset(&uncached, 0, sizeof(uncached));
+		uncached.has_params = true;	/* keep nothing */
+		ts = &uncached;
+	}
+
+	/* (called only while the group lacks examples: values are needed) */
+	if (ts->has_params || !ts->values_known ||
+		(g->normalized == NULL && ts->normalized == NULL))
+	{
+		if (shape == NULL)
+		{
+			MemoryContextSwitchTo(scratch);
+			capq_shape_scan(&rescan, e->text, e->text_len, true);
+			shape = &rescan;
+		}
+		MemoryContextSwitchTo(outer);
+		if (ts->normalized == NULL && g->normalized == NULL)
+			ts->normalized = capq_shape_normalized(shape);
+		values = capq_shape_values(shape, e);
+		if (!ts->has_params)
+		{
+			ts->values = values;
+			ts->values_known = true;
+		}
+	}
+	else
+		values = ts->values;
+	MemoryContextSwitchTo(outer);
+	if (g->normalized == NULL)
+		g->normalized = ts->normalized;
+	if (values && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
+		g->examples = append_distinct_string(g->examples, values);
+	if (shape == &rescan)
+		MemoryContextReset(scratch);
+}
+
+/*
  * Group the capture's statements (of one kind, if given) by shape, and by
  * phase too when by_phase.  Returns the groups in order of first execution.
  */
@@ -186,12 +253,29 @@ int
 capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 				  CapqKind kind, CapqShapeGroup **groups)
 {
+	return capq_group_shapes_shown(cap, by_phase, have_kind, kind, 0, groups);
+}
+
+/*
+ * The same, where only groups of at least show_from executions get their
+ * normalized text and examples (the others have NULL and NIL): an
+ * assertion names only the shapes it reports, and need not render the
+ * rest.  With show_from 0 every group is shown, from the one scan of each
+ * text; else in a second pass over the statements of the groups shown.
+ */
+int
+capq_group_shapes_shown(const CapqCapture *cap, bool by_phase, bool have_kind,
+						CapqKind kind, uint64 show_from, CapqShapeGroup **groups)
+{
+	CapqShapeGroup **entry_group = NULL;
+	TextShape **entry_text = NULL;
 	HASHCTL		ctl;
 	HTAB	   *cache;
 	HTAB	   *byshape;
-	HASH_SEQ_STATUS seq;
 	CapqShapeGroup *g;
+	CapqShapeGroup **created;	/* the groups in order of first execution */
 	int			n = 0;
+	int			max = 256;
 	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
 												  "capquery shape scan",
 												  ALLOCSET_DEFAULT_SIZES);
@@ -205,18 +289,40 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 	ctl.entrysize = sizeof(CapqShapeGroup);
 	byshape = hash_create("capquery shape groups", 64, &ctl,
 						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	created = palloc(max * sizeof(CapqShapeGroup *));
+	if (show_from > 0)
+	{
+		entry_group = palloc_extended(Max(1, cap->nentries) * sizeof(CapqShapeGroup *),
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		entry_text = palloc_extended(Max(1, cap->nentries) * sizeof(TextShape *),
+									 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	}
 
-	for (int i = 0; i < cap->nentries; i++)
+	for (Size i = 0; i < cap->nentries; i++)
 	{
 		const CapqEntry *e = &cap->entries[i];
 		TextShape  *ts;
 		char		key[sizeof(((CapqShapeGroup *) NULL)->key)];
 		bool		found;
+		bool		scanned = false;
+		CapqShape	shape;
 		ListCell   *lc;
+		MemoryContext outer = CurrentMemoryContext;
 
 		if (!capq_entry_matches(e, have_kind, kind))
 			continue;
-		ts = text_shape(cache, scratch, e);
+
+		/* one scan per distinct text: fingerprint, call sites, and what
+		 * the report shows, all from the same tokens */
+		ts = text_shape_lookup(cache, e, &found);
+		if (!found)
+		{
+			MemoryContextSwitchTo(scratch);
+			capq_shape_scan(&shape, e->text, e->text_len, true);
+			scanned = true;
+			text_shape_fill(ts, e, &shape, outer);
+			MemoryContextSwitchTo(outer);
+		}
 		snprintf(key, sizeof(key), "%d:%s", by_phase ? e->phase : 0,
 				 ts->fingerprint);
 		g = hash_search(byshape, key, HASH_ENTER, &found);
@@ -235,7 +341,13 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 			g->relation_dbids = NIL;
 			g->call_sites = NIL;
 			g->examples = NIL;
-			g->first = i;
+			g->first = (int) i;
+			if (n >= max)
+			{
+				max *= 2;
+				created = repalloc_huge(created, max * sizeof(CapqShapeGroup *));
+			}
+			created[n++] = g;
 		}
 		g->executions++;
 		g->rows += e->rows;
@@ -246,33 +358,40 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 			g->slowest = i;
 		}
 		/* what a statement touched is as private as its text */
-		if (!capq_entry_visible(e))
-			continue;
-		for (int r = 0; r < e->nrelations; r++)
-			group_add_relation(g, e->dbid, e->relations[r]);
-		foreach(lc, ts->call_sites)
-			g->call_sites = append_distinct_string(g->call_sites, lfirst(lc));
-		if (g->normalized == NULL ||
-			list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
+		if (capq_entry_visible(e))
 		{
-			/* a statement the report shows: scan it again, keep the text */
-			CapqShape	shape;
-			char	   *values;
-
-			capq_shape_scan(&shape, e->text, e->text_len, true);
-			if (g->normalized == NULL)
-				g->normalized = capq_shape_normalized(&shape);
-			values = capq_shape_values(&shape, e);
-			if (values && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
-				g->examples = append_distinct_string(g->examples, values);
+			for (int r = 0; r < e->nrelations; r++)
+				group_add_relation(g, e->dbid, e->relations[r]);
+			foreach(lc, ts->call_sites)
+				g->call_sites = append_distinct_string(g->call_sites, lfirst(lc));
+			if (show_from > 0)
+			{
+				entry_group[i] = g;
+				entry_text[i] = ts;
+			}
+			else if (g->normalized == NULL ||
+					 list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
+				show_statement(g, ts, e, scanned ? &shape : NULL, scratch, outer);
 		}
+		MemoryContextSwitchTo(outer);
+		if (scanned)
+			MemoryContextReset(scratch);
 	}
 
-	*groups = palloc(Max(1, hash_get_num_entries(byshape)) * sizeof(CapqShapeGroup));
-	hash_seq_init(&seq, byshape);
-	while ((g = hash_seq_search(&seq)) != NULL)
-		(*groups)[n++] = *g;
-	qsort(*groups, n, sizeof(CapqShapeGroup), group_first_cmp);
+	/* the second pass: statements of the groups shown, in order */
+	for (Size i = 0; show_from > 0 && i < cap->nentries; i++)
+	{
+		g = entry_group[i];
+		if (g != NULL && g->executions >= show_from &&
+			(g->normalized == NULL || list_length(g->examples) < CAPQ_SHAPE_EXAMPLES))
+			show_statement(g, entry_text[i], &cap->entries[i], NULL, scratch,
+						   CurrentMemoryContext);
+	}
+
+	/* in order of first execution, as they were created: no sort */
+	*groups = palloc_extended(Max(1, n) * sizeof(CapqShapeGroup), MCXT_ALLOC_HUGE);
+	for (int k = 0; k < n; k++)
+		(*groups)[k] = *created[k];
 	hash_destroy(cache);
 	MemoryContextDelete(scratch);
 	return n;
@@ -322,7 +441,8 @@ char *
 capq_repeated_shapes_hint(const CapqCapture *cap)
 {
 	CapqShapeGroup *groups;
-	int			n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
+	int			n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT, 2,
+											&groups);
 	int			repeated = 0;
 	StringInfoData buf;
 

@@ -38,6 +38,10 @@ typedef struct CapqShapeGroup
 extern int	capq_group_shapes(const CapqCapture *cap, bool by_phase,
 							  bool have_kind, CapqKind kind,
 							  CapqShapeGroup **groups);
+extern int	capq_group_shapes_shown(const CapqCapture *cap, bool by_phase,
+									bool have_kind, CapqKind kind,
+									uint64 show_from,
+									CapqShapeGroup **groups);
 extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
 extern char *capq_relation_name(Oid dbid, Oid relid, bool mark_database);
 extern char *capq_count_differences(const CapqCapture *a, const CapqCapture *b,

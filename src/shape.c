@@ -23,6 +23,7 @@
 
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 #include "parser/gramparse.h"
 #include "parser/scanner.h"
 #include "parser/scansup.h"
@@ -68,7 +69,8 @@ scan_tokens(CapqShape *shape)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	volatile bool ok = true;
-	volatile int max = 32;
+	/* about one token per 4 bytes of SQL: rarely a second allocation */
+	volatile int max = Min(32 + shape->source_len / 4, 1024 * 1024);
 
 	shape->tokens = palloc(max * sizeof(CapqToken));
 	shape->ntokens = 0;
@@ -101,10 +103,15 @@ scan_tokens(CapqShape *shape)
 				shape->tokens = repalloc(shape->tokens, max * sizeof(CapqToken));
 			}
 			t = &shape->tokens[shape->ntokens++];
-			memset(t, 0, sizeof(CapqToken));
+			/* every field, without a memset per token */
 			t->tok = tok;
 			t->start = yylloc;
 			t->len = strlen(yyextra.scanbuf + yylloc);
+			t->is_const = false;
+			t->param_no = 0;
+			t->value = NULL;
+			t->dropped = false;
+			t->list_head = false;
 			t->gap_before = yylloc > prev_end;
 			if (t->gap_before)
 				collect_comments(shape, prev_end, yylloc);
@@ -135,16 +142,29 @@ scan_tokens(CapqShape *shape)
 					t->param_no = yylval.ival;
 					break;
 				case IDENT:
-				case Op:
+					t->canon = yylval.str;
+
+					/*
+					 * Folding keeps an unquoted identifier's length unless
+					 * it is truncated; a quoted one loses its quotes.
+					 */
+					if (t->len >= NAMEDATALEN ||
+						shape->source[t->start] == '"' ||
+						shape->source[t->start + 1] == '&')
+						t->canon_len = strlen(yylval.str);
+					break;
+				case UIDENT:
 					t->canon = yylval.str;
 					t->canon_len = strlen(yylval.str);
 					break;
+				case Op:
+					/* the operator's own text (as far as the scanner took it) */
+					t->canon = yylval.str;
+					break;
 				default:
+					/* a keyword is its source text folded: same length */
 					if (yylval.keyword != NULL && tok >= 258)
-					{
 						t->canon = yylval.keyword;
-						t->canon_len = strlen(yylval.keyword);
-					}
 					break;
 			}
 		}
@@ -378,6 +398,23 @@ fnv1a(uint64 hash, const char *bytes, int len)
 	return hash;
 }
 
+/* 16 lower-case hex digits (psprintf's formatting costs more than a scan's
+ * tail, once per distinct text) */
+static char *
+fingerprint_hex(uint64 hash)
+{
+	static const char hex[] = "0123456789abcdef";
+	char	   *out = palloc(17);
+
+	for (int i = 15; i >= 0; i--)
+	{
+		out[i] = hex[hash & 0xf];
+		hash >>= 4;
+	}
+	out[16] = '\0';
+	return out;
+}
+
 /*
  * 16 hex digits: the 64-bit FNV-1a hash of the shape's token sequence
  * (each token's folded text, or "?" for a constant, then a space).
@@ -422,25 +459,71 @@ capq_shape_fingerprint(const CapqShape *shape)
 			p += len;
 		}
 	}
-	return psprintf("%016" INT64_MODIFIER "x", hash);
+	return fingerprint_hex(hash);
+}
+
+/* "$n": a placeholder, without a format string (this runs per constant) */
+static void
+append_placeholder(StringInfo buf, int n)
+{
+	char		digits[12];
+	int			len = 0;
+
+	do
+	{
+		digits[len++] = '0' + n % 10;
+		n /= 10;
+	} while (n > 0);
+	enlargeStringInfo(buf, len + 1);
+	buf->data[buf->len++] = '$';
+	while (len > 0)
+		buf->data[buf->len++] = digits[--len];
+	buf->data[buf->len] = '\0';
+}
+
+/* Append bytes: a plain copy into room already reserved, else an append. */
+static inline void
+append_bytes(StringInfo buf, const char *bytes, int len, bool reserved)
+{
+	if (reserved)
+	{
+		memcpy(buf->data + buf->len, bytes, len);
+		buf->len += len;
+	}
+	else
+		appendBinaryStringInfo(buf, bytes, len);
 }
 
 /*
- * The statement as written, comments gone, white space folded, every
- * constant and parameter a numbered placeholder, folded lists as
+ * Append the statement as written, comments gone, white space folded,
+ * every constant and parameter a numbered placeholder, folded lists as
  * "$n, ...".
  */
-char *
-capq_shape_normalized(const CapqShape *shape)
+void
+capq_shape_append_normalized(StringInfo buf, const CapqShape *shape)
 {
-	StringInfoData buf;
 	int			placeholder = 0;
 	bool		folding = false;
+	int			start = buf->len;
+	Size		room;
+	bool		reserved;
 
 	if (!shape->scanned)
-		return pstrdup(shape->source);
+	{
+		appendBinaryStringInfo(buf, shape->source, shape->source_len);
+		return;
+	}
 
-	initStringInfo(&buf);
+	/*
+	 * Room for all of it at once (the tokens, a space before each, and a
+	 * placeholder "$n" or ", ..." for each), then copies, not appends; a
+	 * text too long for that (hundreds of MB) is appended piece by piece,
+	 * up to what a string can hold.
+	 */
+	room = (Size) shape->source_len + 16 * (Size) shape->ntokens + 1;
+	reserved = room < MaxAllocSize - (Size) buf->len - 1;
+	if (reserved)
+		enlargeStringInfo(buf, (int) room);
 	for (int i = 0; i < shape->ntokens; i++)
 	{
 		const CapqToken *t = &shape->tokens[i];
@@ -448,18 +531,31 @@ capq_shape_normalized(const CapqShape *shape)
 		if (t->dropped)
 		{
 			if (!folding)
-				appendStringInfoString(&buf, ", ...");
+				append_bytes(buf, ", ...", 5, reserved);
 			folding = true;
 			continue;
 		}
 		folding = false;
-		if (t->gap_before && buf.len > 0)
-			appendStringInfoChar(&buf, ' ');
+		if (t->gap_before && buf->len > start)
+			append_bytes(buf, " ", 1, reserved);
 		if (t->is_const)
-			appendStringInfo(&buf, "$%d", ++placeholder);
+			append_placeholder(buf, ++placeholder);
 		else
-			appendBinaryStringInfo(&buf, shape->source + t->start, t->len);
+			append_bytes(buf, shape->source + t->start, t->len, reserved);
 	}
+	buf->data[buf->len] = '\0';
+}
+
+/* The same, as a new string. */
+char *
+capq_shape_normalized(const CapqShape *shape)
+{
+	StringInfoData buf;
+
+	if (!shape->scanned)
+		return pstrdup(shape->source);
+	initStringInfo(&buf);
+	capq_shape_append_normalized(&buf, shape);
 	return buf.data;
 }
 
@@ -481,36 +577,71 @@ bound_value(const CapqParam *params, int nparams, int param_no)
 	return prm->value;
 }
 
+/* 'value' of a literal from its source text, quotes doubled */
+static void
+append_quoted_source(StringInfo buf, const char *p, int len)
+{
+	appendStringInfoCharMacro(buf, '\'');
+	for (int i = 0; i < len; i++)
+	{
+		if (p[i] == '\'')
+			appendStringInfoCharMacro(buf, '\'');
+		appendStringInfoCharMacro(buf, p[i]);
+	}
+	appendStringInfoCharMacro(buf, '\'');
+}
+
 /*
- * "$1 = '42', $2 = 'true'": the values of the placeholders that
+ * Append "$1 = '42', $2 = 'true'": the values of the placeholders that
  * capq_shape_normalized() shows, whether the driver inlined them or bound
- * them.  NULL when there are none.
+ * them.  Returns how many there are (nothing is appended for none).
  */
+int
+capq_shape_append_values(StringInfo buf, const CapqShape *shape,
+						 const CapqEntry *e)
+{
+	CapqParam  *params = NULL;
+	int			nparams = -1;
+	int			placeholder = 0;
+
+	for (int i = 0; shape->scanned && i < shape->ntokens; i++)
+	{
+		const CapqToken *t = &shape->tokens[i];
+
+		if (!t->is_const || t->dropped)
+			continue;
+		if (placeholder > 0)
+			appendBinaryStringInfo(buf, ", ", 2);
+		append_placeholder(buf, ++placeholder);
+		appendBinaryStringInfo(buf, " = ", 3);
+		if (t->param_no > 0)
+		{
+			const char *value;
+
+			if (nparams < 0)
+				nparams = capq_params_decode(e, &params);
+			value = bound_value(params, nparams, t->param_no);
+			if (value == NULL)
+				appendBinaryStringInfo(buf, "NULL", 4);
+			else
+				capq_append_quoted_value(buf, value);
+		}
+		else if (t->tok == NULL_P)
+			appendBinaryStringInfo(buf, "NULL", 4);
+		else if (t->value != NULL)
+			capq_append_quoted_value(buf, t->value);
+		else
+			append_quoted_source(buf, shape->source + t->start, t->len);
+	}
+	return placeholder;
+}
+
+/* The same as a new string; NULL when there are none. */
 char *
 capq_shape_values(const CapqShape *shape, const CapqEntry *e)
 {
 	StringInfoData buf;
-	CapqParam  *params;
-	int			nparams = capq_params_decode(e, &params);
-	int			placeholder = 0;
 
 	initStringInfo(&buf);
-	for (int i = 0; shape->scanned && i < shape->ntokens; i++)
-	{
-		const CapqToken *t = &shape->tokens[i];
-		const char *value;
-
-		if (!t->is_const || t->dropped)
-			continue;
-		value = t->param_no > 0 ? bound_value(params, nparams, t->param_no)
-			: capq_token_value(shape, t);
-		appendStringInfo(&buf, "%s$%d = ", placeholder > 0 ? ", " : "",
-						 placeholder + 1);
-		if (value == NULL)
-			appendStringInfoString(&buf, "NULL");
-		else
-			capq_append_quoted_value(&buf, value);
-		placeholder++;
-	}
-	return placeholder > 0 ? buf.data : NULL;
+	return capq_shape_append_values(&buf, shape, e) > 0 ? buf.data : NULL;
 }

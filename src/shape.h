@@ -10,6 +10,7 @@
 #ifndef CAPQ_SHAPE_H
 #define CAPQ_SHAPE_H
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
 #include "reader.h"
@@ -49,7 +50,11 @@ extern char *capq_shape_fingerprint(const CapqShape *shape);
 extern const char *capq_token_value(const CapqShape *shape,
 									const CapqToken *t);
 extern char *capq_shape_normalized(const CapqShape *shape);
+extern void capq_shape_append_normalized(StringInfo buf,
+										 const CapqShape *shape);
 
 extern char *capq_shape_values(const CapqShape *shape, const CapqEntry *e);
+extern int	capq_shape_append_values(StringInfo buf, const CapqShape *shape,
+									 const CapqEntry *e);
 
 #endif							/* CAPQ_SHAPE_H */

@@ -20,7 +20,10 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 
 #include "render.h"
 #include "shape.h"
@@ -31,58 +34,250 @@
 /* larger snapshots are compared, but the diff shows only a summary */
 #define DIFF_MAX_LINES	4000
 
+/*
+ * A text already rendered in this snapshot, for a statement whose rendering
+ * depends on its text alone (no bound parameters, not truncated): where its
+ * lines are in the output.  An N+1 loop's texts are scanned once.
+ */
+typedef struct RenderedText
+{
+	uint64		hash;			/* of the text: MUST BE FIRST */
+	const char *text;
+	uint32		text_len;
+	int			offset;			/* of its lines in the output */
+	int			len;
+} RenderedText;
+
 /* Append "-- EXPECTED_PARAMS: ..." and the statement for one entry. */
 static void
 append_statement(StringInfo out, const CapqEntry *e)
 {
 	CapqShape	shape;
-	char	   *values;
-
-	if (!capq_entry_visible(e))
-	{
-		appendStringInfo(out, "%s\n", CAPQ_HIDDEN_TEXT);
-		return;
-	}
+	int			mark;
 
 	capq_shape_scan(&shape, e->text, e->text_len, false);
-	values = capq_shape_values(&shape, e);
-	if (values != NULL)
-		appendStringInfo(out, "-- EXPECTED_PARAMS: %s\n", values);
-	appendStringInfo(out, "%s%s\n", capq_shape_normalized(&shape),
-					 (e->flags & CAPQ_FLAG_QUERY_TRUNCATED) ? "..." : "");
+	/* the values line, taken back when there are none */
+	mark = out->len;
+	appendStringInfoString(out, "-- EXPECTED_PARAMS: ");
+	if (capq_shape_append_values(out, &shape, e) > 0)
+		appendStringInfoCharMacro(out, '\n');
+	else
+	{
+		out->len = mark;
+		out->data[mark] = '\0';
+	}
+	capq_shape_append_normalized(out, &shape);
+	if (e->flags & CAPQ_FLAG_QUERY_TRUNCATED)
+		appendStringInfoString(out, "...");
+	appendStringInfoCharMacro(out, '\n');
 }
 
-/* The snapshot text of a capture. */
+/* "-- PLAN:" and the plan, each line commented out */
+static void
+append_plan(StringInfo out, const char *plan)
+{
+	const char *line = plan;
+
+	appendStringInfoString(out, "-- PLAN:\n");
+	while (*line != '\0')
+	{
+		const char *end = strchrnul(line, '\n');
+
+		/* blank lines are left out, as strtok() did */
+		if (end > line)
+		{
+			appendBinaryStringInfo(out, "--   ", 5);
+			appendBinaryStringInfo(out, line, end - line);
+			appendStringInfoCharMacro(out, '\n');
+		}
+		line = *end ? end + 1 : end;
+	}
+}
+
+/* "-- CAPQUERY: Query n" with n in decimal, without a format string */
+static void
+append_query_header(StringInfo out, uint64 seq)
+{
+	char		digits[24];
+	int			len = 0;
+
+	do
+	{
+		digits[len++] = '0' + seq % 10;
+		seq /= 10;
+	} while (seq > 0);
+	appendBinaryStringInfo(out, "-- CAPQUERY: Query ", 19);
+	enlargeStringInfo(out, len + 1);
+	while (len > 0)
+		out->data[out->len++] = digits[--len];
+	appendStringInfoCharMacro(out, '\n');
+}
+
+/*
+ * Most an entry can add to a snapshot, loosely: its header lines, its
+ * statement (each constant, at least one byte, may become "$n", and its
+ * value is shown quoted with its quotes doubled), its parameters and its
+ * plan.  Under it the entry is appended in place; over it, rendered apart
+ * and measured.
+ */
+static Size
+entry_bound(const CapqEntry *e)
+{
+	Size		phase_len = e->phase_name ? strlen(e->phase_name) : 0;
+	Size		plan_len = e->plan ? strlen(e->plan) : 0;
+
+	return 256 + phase_len + (Size) e->text_len * 16 +
+		(Size) e->params_len * 2 + (Size) e->nparams * 16 + plan_len * 6;
+}
+
+/*
+ * Append one entry's block: header lines, statement, plan.  With rendered,
+ * a text already rendered in out (no bound parameters, not truncated) is
+ * copied from there instead of scanned again.
+ */
+/* "-- ERROR: 22012" for a failed statement: its SQLSTATE, the same from
+ * every driver (the message, which may be translated, is left out) */
+static inline void
+append_error(StringInfo out, const CapqEntry *e)
+{
+	if (e->sqlstate[0] != '\0')
+		appendStringInfo(out, "-- ERROR: %s\n", e->sqlstate);
+}
+
+static void
+append_entry(StringInfo out, const CapqEntry *e, bool first, bool with_plans,
+			 MemoryContext scratch, HTAB *rendered)
+{
+	MemoryContext outer;
+	RenderedText *r = NULL;
+	bool		reused = false;
+
+	if (!first)
+		appendStringInfoCharMacro(out, '\n');
+	append_query_header(out, e->seq);
+	if (e->phase_name)
+		appendStringInfo(out, "-- PHASE: %d (%s)\n", e->phase, e->phase_name);
+	else
+		appendStringInfo(out, "-- PHASE: %d\n", e->phase);
+	if (!capq_entry_visible(e))
+	{
+		appendStringInfoString(out, CAPQ_HIDDEN_TEXT "\n");
+		append_error(out, e);
+		return;
+	}
+	if (rendered != NULL && e->nparams == 0 &&
+		(e->flags & CAPQ_FLAG_QUERY_TRUNCATED) == 0)
+	{
+		uint64		hash = hash_bytes_extended((const unsigned char *) e->text,
+											   e->text_len, 0);
+		bool		found;
+
+		r = hash_search(rendered, &hash, HASH_ENTER, &found);
+		if (found && r->text_len == e->text_len &&
+			memcmp(r->text, e->text, e->text_len) == 0)
+		{
+			/* enlarge first: the copy comes from the same buffer */
+			enlargeStringInfo(out, r->len);
+			memcpy(out->data + out->len, out->data + r->offset, r->len);
+			out->len += r->len;
+			out->data[out->len] = '\0';
+			reused = true;
+		}
+		else
+		{
+			r->text = e->text;
+			r->text_len = e->text_len;
+			r->offset = out->len;
+		}
+	}
+	if (!reused)
+	{
+		outer = MemoryContextSwitchTo(scratch);
+		append_statement(out, e);
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(scratch);
+		if (r != NULL)
+			r->len = out->len - r->offset;
+	}
+	append_error(out, e);
+	if (with_plans && e->plan != NULL)
+		append_plan(out, e->plan);
+}
+
+/*
+ * The snapshot of a capture, built in one buffer that starts with room for
+ * a varlena header, so that the text datum is that buffer (100 MB of
+ * snapshot are never copied).  Each statement is scanned in a scratch
+ * context reset after it: memory is the output's.  A snapshot that would
+ * pass what a text value can hold (1 GB) is refused with 54000 before it
+ * is built that far.
+ */
+static void
+build_snapshot(StringInfo out, const CapqCapture *cap, bool with_plans)
+{
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "capquery snapshot scan",
+												  ALLOCSET_DEFAULT_SIZES);
+	HASHCTL		ctl;
+	HTAB	   *rendered;
+
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(RenderedText);
+	ctl.hcxt = CurrentMemoryContext;
+	rendered = hash_create("capquery rendered texts", 256, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	initStringInfo(out);
+	appendBinaryStringInfo(out, "\0\0\0\0", VARHDRSZ);
+	for (Size i = 0; i < cap->nentries; i++)
+	{
+		const CapqEntry *e = &cap->entries[i];
+		StringInfoData piece;
+
+		if ((Size) out->len + entry_bound(e) < MaxAllocSize)
+		{
+			append_entry(out, e, i == 0, with_plans, scratch, rendered);
+			continue;
+		}
+
+		/* near the limit, or a huge statement: render it apart, measure */
+		initStringInfo(&piece);
+		append_entry(&piece, e, i == 0, with_plans, scratch, NULL);
+		if ((Size) out->len + piece.len >= MaxAllocSize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("snapshot of capture " UINT64_FORMAT " is too large",
+							cap->slot.capture_id),
+					 errdetail("The snapshot reached %d bytes at statement " UINT64_FORMAT " of %zu; a text value holds at most 1 GB.",
+							   out->len - VARHDRSZ, e->seq, cap->nentries),
+					 errhint("Snapshot a smaller capture, or read this one with capq_queries().")));
+		appendBinaryStringInfo(out, piece.data, piece.len);
+		pfree(piece.data);
+	}
+	hash_destroy(rendered);
+	MemoryContextDelete(scratch);
+}
+
+/* The snapshot as a text datum. */
+text *
+capq_snapshot_datum(const CapqCapture *cap, bool with_plans)
+{
+	StringInfoData out;
+	text	   *result;
+
+	build_snapshot(&out, cap, with_plans);
+	result = (text *) out.data;
+	SET_VARSIZE(result, out.len);
+	return result;
+}
+
+/* The snapshot as a C string (for comparing). */
 char *
 capq_snapshot_text(const CapqCapture *cap, bool with_plans)
 {
 	StringInfoData out;
 
-	initStringInfo(&out);
-	for (int i = 0; i < cap->nentries; i++)
-	{
-		const CapqEntry *e = &cap->entries[i];
-
-		if (i > 0)
-			appendStringInfoChar(&out, '\n');
-		appendStringInfo(&out, "-- CAPQUERY: Query " UINT64_FORMAT "\n", e->seq);
-		if (e->phase_name)
-			appendStringInfo(&out, "-- PHASE: %d (%s)\n", e->phase, e->phase_name);
-		else
-			appendStringInfo(&out, "-- PHASE: %d\n", e->phase);
-		append_statement(&out, e);
-		if (e->sqlstate[0] != '\0')
-			appendStringInfo(&out, "-- ERROR: %s\n", e->sqlstate);
-		if (with_plans && e->plan != NULL && capq_entry_visible(e))
-		{
-			char	   *lines = pstrdup(e->plan);
-
-			appendStringInfoString(&out, "-- PLAN:\n");
-			for (char *line = strtok(lines, "\n"); line; line = strtok(NULL, "\n"))
-				appendStringInfo(&out, "--   %s\n", line);
-		}
-	}
-	return out.data;
+	build_snapshot(&out, cap, with_plans);
+	return out.data + VARHDRSZ;
 }
 
 /*---- Comparing snapshots ----*/

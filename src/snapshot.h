@@ -10,6 +10,7 @@
 
 #include "reader.h"
 
+extern text *capq_snapshot_datum(const CapqCapture *cap, bool with_plans);
 extern char *capq_snapshot_text(const CapqCapture *cap, bool with_plans);
 extern char *capq_snapshot_diff(const char *expected, const char *captured);
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench/million.sh: every reader on a capture of a million statements (a
+# benchmark, not a test: it takes minutes).  Each reader must complete (no
+# "invalid memory alloc request size", no crash) with memory bounded by its
+# output: the table shows its time and the reading backend's peak resident
+# memory (VmHWM, a fresh session per reader).
+#
+# A throwaway server (port MILLION_PORT, default 55954; capquery.buffer_size
+# 1GB) holds a scope 'all' capture while pgbench -M simple sends
+# MILLION_STATEMENTS (default 1,000,000) statements whose texts all differ
+# (a random literal each): the worst case for the shape grouping's text cache.
+#
+# Output: stdout and bench/out/million.md.  Settings: MILLION_PORT,
+# MILLION_STATEMENTS, PGBINDIR (/usr/lib/postgresql/15/bin).
+set -euo pipefail
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
+PORT=${MILLION_PORT:-55954}
+N=${MILLION_STATEMENTS:-1000000}
+OUT=$HERE/out
+RESULTS=$OUT/million.md
+
+TMP=
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n "$TMP" && -f "$TMP/data/postmaster.pid" ]]; then
+    as_pg "$BINDIR/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$OUT"
+: >"$RESULTS"
+TMP=$(mktemp -d /tmp/capq-million.XXXXXX)
+chown postgres:postgres "$TMP"
+chmod 755 "$TMP"
+as_pg "$BINDIR/initdb" -D "$TMP/data" -U postgres --auth=trust -E UTF8 \
+  --locale=C.UTF-8 --no-sync >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
+cat >>"$TMP/data/postgresql.conf" <<EOF
+port = $PORT
+unix_socket_directories = '$TMP'
+listen_addresses = ''
+shared_preload_libraries = 'capquery'
+capquery.buffer_size = '1GB'
+fsync = off
+synchronous_commit = off
+EOF
+as_pg "$BINDIR/pg_ctl" -D "$TMP/data" -l "$TMP/log" -w start >/dev/null || { cat "$TMP/log"; exit 1; }
+psql_() { "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U postgres -d postgres "$@"; }
+
+psql_ -c "CREATE EXTENSION capquery" >/dev/null
+cat >"$TMP/stmt.sql" <<'EOF'
+\set x random(1, 1000000000)
+SELECT :x AS id, 'a statement text of ordinary length' AS label, now() AS at;
+EOF
+chmod 644 "$TMP/stmt.sql"
+t0=$(date +%s)
+psql_ -At <<EOF >"$TMP/capture.log"
+SELECT capq_begin('million', 'all') IS NOT NULL;
+\! $BINDIR/pgbench -n -M simple -c 2 -j 2 -t $((N / 2)) -f $TMP/stmt.sql -h $TMP -p $PORT -U postgres postgres > $TMP/pgbench.log 2>&1
+SELECT capq_end();
+EOF
+cap=$(psql_ -At -c "SELECT capture FROM capq_sessions() WHERE label = 'million'")
+read -r captured lost <<<"$(psql_ -At -F ' ' -c "SELECT statements, lost FROM capq_sessions() WHERE capture = $cap")"
+say "million: captured $captured statements (lost $lost) in $(( $(date +%s) - t0 )) s"
+
+report "## Reading a capture of a million statements ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+report ""
+report "PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), \`bash bench/million.sh\`: $captured statements captured with scope 'all' from pgbench -M simple (every text distinct), $lost lost.  Each reader in a fresh session; peak memory is the reading backend's VmHWM (which counts the pages of the shared ring it read, too)."
+report ""
+report "| reader | result | ms | backend peak memory (MB) |"
+report "|---|---|---:|---:|"
+for sql in "SELECT count(*) FROM capq_queries($cap)" \
+           "SELECT count(*) FROM capq_summary($cap)" \
+           "SELECT length(capq_snapshot($cap))" \
+           "SELECT capq_assert_no_repeats(1000000, $cap)" \
+           "SELECT capq_count(NULL, $cap)"; do
+  out=$(psql_ -At <<EOF 2>&1 || true
+SELECT pg_backend_pid() AS pid \gset
+\setenv READER_PID :pid
+\timing on
+$sql;
+\timing off
+\! grep VmHWM /proc/\$READER_PID/status
+EOF
+)
+  result=$(printf '%s\n' "$out" | grep -v -E '^(Time:|VmHWM)' | head -1)
+  ms=$(printf '%s\n' "$out" | awk '/^Time: / { print $2 }')
+  mb=$(printf '%s\n' "$out" | awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }')
+  report "| \`$sql\` | ${result:0:60} | ${ms:-failed} | ${mb:-?} |"
+done
+echo "results: $RESULTS"
