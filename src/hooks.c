@@ -926,8 +926,15 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 	int			level = nesting_level;
 	int			saved_protected_level = protected_level;
 
-	if (!IsA(pstmt->utilityStmt, ExecuteStmt) &&
-		!IsA(pstmt->utilityStmt, DeclareCursorStmt))
+	/*
+	 * With no capture active there is nothing to tell the executor start
+	 * below, and no argument nesting to count: no PG_TRY (EXECUTE of a
+	 * prepared statement is the common form of a bound-parameter statement
+	 * from psql, pgbench -M prepared and some drivers).
+	 */
+	if ((!IsA(pstmt->utilityStmt, ExecuteStmt) &&
+		 !IsA(pstmt->utilityStmt, DeclareCursorStmt)) ||
+		capq_active_targets() == 0)
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
