@@ -21,6 +21,9 @@ import time
 import psycopg2
 
 WINDOW = float(os.environ.get("RW_WINDOW", "1.0"))
+# RW_READ=large: the readers loop over a capture of 44,000 statements of
+# about 170 bytes (the size of PostgreSQL's regression suite) instead
+LARGE = os.environ.get("RW_READ", "small") == "large"
 PAIRS = int(os.environ.get("RW_PAIRS", "5"))
 DB = os.environ.get("PGDATABASE", "postgres")
 
@@ -61,21 +64,31 @@ def fill():
     old = cur.fetchone()[0]
     cur.execute("SET capquery.track = 'all'")
     cur.execute("SELECT capq_begin()")
-    cur.execute("""DO $$BEGIN FOR i IN 1..5000 LOOP
-                   EXECUTE format('SELECT %L, v FROM rw_t WHERE id = %s', repeat('f', 4000), i);
-                   END LOOP; END$$""")
+    if LARGE:
+        cur.execute("""DO $$BEGIN FOR i IN 1..44000 LOOP
+                       EXECUTE format('SELECT %L AS label, v, id FROM rw_t WHERE id = %s', repeat('l', 110), i % 10000 + 1);
+                       END LOOP; END$$""")
+    else:
+        cur.execute("""DO $$BEGIN FOR i IN 1..5000 LOOP
+                       EXECUTE format('SELECT %L, v FROM rw_t WHERE id = %s', repeat('f', 4000), i);
+                       END LOOP; END$$""")
     cur.execute("SELECT capq_end()")
+    if LARGE:
+        cur.execute("SELECT capture, statements FROM capq_sessions() ORDER BY capture DESC LIMIT 1")
+        old, expected = cur.fetchone()
+    else:
+        expected = 10
     conn.close()
-    return old
+    return old, expected
 
 
-def reader(old, stop, counts):
+def reader(old, expected, stop, counts):
     conn = connect("rw_reader")
     cur = conn.cursor()
     n = bad = 0
     while not stop.is_set():
         cur.execute("SELECT count(*) FROM capq_queries(%s)", (old,))
-        if cur.fetchone()[0] != 10:
+        if cur.fetchone()[0] != expected:
             bad += 1
         n += 1
     counts.put((n, bad))
@@ -106,9 +119,9 @@ def main():
         rate, lost = writer_rate()
         alone.append(rate)
         lost_total += lost
-        old = fill()
+        old, expected = fill()
         stop, counts = mp.Event(), mp.Queue()
-        procs = [mp.Process(target=reader, args=(old, stop, counts)) for _ in range(2)]
+        procs = [mp.Process(target=reader, args=(old, expected, stop, counts)) for _ in range(2)]
         for p in procs:
             p.start()
         time.sleep(0.2)
