@@ -244,6 +244,7 @@ capq_read_capture(bool have_id, uint64 capture_id)
 		if (rec == NULL)
 			break;				/* reached end (or the head) */
 		CHECK_FOR_INTERRUPTS();
+		capq_reader_step_aside();
 	}
 
 	/* the copy may have raced with the ring wrapping: check again */

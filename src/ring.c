@@ -29,8 +29,11 @@
  *	  chunks of bounded size, releasing it between chunks: a writer waits
  *	  for at most one chunk, however large the capture or the ring.  A
  *	  record overwritten between two chunks is charged to its captures'
- *	  "lost" as always, so the reader's final check sees it.  Readers of
- *	  slots alone (capture.c) take the lock shared.
+ *	  "lost" as always, so the reader's final check sees it.  LWLocks let
+ *	  a shared locker in ahead of a waiting exclusive one, so appenders
+ *	  count themselves in appenders_waiting while they wait, and a reader
+ *	  steps aside between chunks while any does (a few short sleeps at
+ *	  most).  Readers of slots alone (capture.c) take the lock shared.
  *	- generation is an atomic that writers bump (under the lock) whenever the
  *	  set of active captures changes, so the hooks can tell without the lock
  *	  that nothing changed.
@@ -92,6 +95,7 @@ capq_shared_init(CapqShared *s, void *mem, int nslots, int nqueues,
 
 	s->lock = lock;
 	pg_atomic_init_u64(&s->generation, 1);
+	pg_atomic_init_u32(&s->appenders_waiting, 0);
 	s->next_capture_id = 1;
 	s->end_counter = 0;
 	s->nslots = nslots;
@@ -257,7 +261,7 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 				   error_bytes);
 	fits = len <= capq_ring_max_record();
 
-	capq_lock(LW_EXCLUSIVE);
+	capq_lock_to_append();
 	apply_finishes(my_finish_queue());
 
 	for (int i = 0; i < ntargets; i++)
@@ -346,6 +350,21 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	return pos;
 }
 
+/*
+ * Between two chunks of a read (lock not held): while appenders wait for the
+ * lock, give them the turn -- a short sleep, at most CAPQ_STEP_ASIDE_MAX
+ * times a chunk, so a reader is slowed by writers but never stopped.
+ */
+#define CAPQ_STEP_ASIDE_MAX		10
+
+void
+capq_reader_step_aside(void)
+{
+	for (int i = 0; i < CAPQ_STEP_ASIDE_MAX &&
+		 pg_atomic_read_u32(&capq_shared->appenders_waiting) > 0; i++)
+		pg_usleep(10L);
+}
+
 /* Apply every backend's published finishes (lock held exclusively). */
 void
 capq_ring_apply_all_finishes(void)
@@ -368,7 +387,7 @@ capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us)
 
 	if (written - pg_atomic_read_u64(&q->applied) >= CAPQ_PENDING_FINISHES)
 	{
-		capq_lock(LW_EXCLUSIVE);
+		capq_lock_to_append();
 		apply_finishes(q);
 		capq_unlock();
 	}

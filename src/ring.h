@@ -184,6 +184,8 @@ typedef struct CapqShared
 {
 	LWLock	   *lock;			/* protects everything below; NULL if local */
 	pg_atomic_uint64 generation;	/* bumped when active captures change */
+	pg_atomic_uint32 appenders_waiting;	/* appends waiting for the lock:
+										 * readers step aside for them */
 	uint64		next_capture_id;	/* ids handed out by capq_begin */
 	uint64		end_counter;	/* orders ended captures */
 	int			nslots;			/* entries in slots[] */
@@ -255,6 +257,23 @@ capq_lock(LWLockMode mode)
 		LWLockAcquire(capq_shared->lock, mode);
 }
 
+/*
+ * Take the lock exclusively to append.  LWLocks let a shared holder in while
+ * an exclusive waiter waits, so two readers taking turns with their chunks
+ * could hold the lock shared without a gap; an appender says it is waiting,
+ * and readers let it go first (capq_reader_step_aside).
+ */
+static inline void
+capq_lock_to_append(void)
+{
+	if (capq_shared->lock)
+	{
+		pg_atomic_fetch_add_u32(&capq_shared->appenders_waiting, 1);
+		LWLockAcquire(capq_shared->lock, LW_EXCLUSIVE);
+		pg_atomic_fetch_sub_u32(&capq_shared->appenders_waiting, 1);
+	}
+}
+
 static inline void
 capq_unlock(void)
 {
@@ -262,6 +281,7 @@ capq_unlock(void)
 		LWLockRelease(capq_shared->lock);
 }
 
+extern void capq_reader_step_aside(void);
 extern uint64 capq_ring_append(const CapqRecordParts *parts,
 							   const CapqTarget *targets, int ntargets);
 extern void capq_ring_finish(uint64 pos, uint64 rows, int64 duration_us);
