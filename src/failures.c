@@ -173,6 +173,38 @@ is_identifier_byte(char c)
 		(c >= '0' && c <= '9') || c == '_' || IS_HIGHBIT_SET(c);
 }
 
+/* Does a comment ("--" or slash-star) start at offset i? */
+static inline bool
+starts_comment(const char *s, Size i, Size len)
+{
+	return i + 1 < len &&
+		((s[i] == '-' && s[i + 1] == '-') || (s[i] == '/' && s[i + 1] == '*'));
+}
+
+/* The offset just past the comment at i (nested block comments included). */
+static Size
+skip_comment(const char *s, Size i, Size len)
+{
+	int			nest = 1;
+
+	if (s[i] == '-')
+	{
+		while (i < len && s[i] != '\n')
+			i++;
+		return i;
+	}
+	for (i += 2; i < len && nest > 0;)
+	{
+		if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
+			nest++, i += 2;
+		else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
+			nest--, i += 2;
+		else
+			i++;
+	}
+	return i;
+}
+
 /*
  * Offset of the semicolon that ends the statement starting at "from", or
  * len when none does: SQL's quotes ('', E'', "", $tag$), comments (--, and
@@ -214,25 +246,8 @@ statement_end(const char *s, Size from, Size len)
 				;
 			i++;
 		}
-		else if (c == '-' && i + 1 < len && s[i + 1] == '-')
-		{
-			while (i < len && s[i] != '\n')
-				i++;
-		}
-		else if (c == '/' && i + 1 < len && s[i + 1] == '*')
-		{
-			int			nest = 1;
-
-			for (i += 2; i < len && nest > 0;)
-			{
-				if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
-					nest++, i += 2;
-				else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
-					nest--, i += 2;
-				else
-					i++;
-			}
-		}
+		else if (starts_comment(s, i, len))
+			i = skip_comment(s, i, len);
 		else if (c == '$' && (i == from || !is_identifier_byte(s[i - 1])))
 		{
 			/* $tag$ ... $tag$: a tag does not start with a digit ($1) */
@@ -281,25 +296,8 @@ skip_blank(const char *s, Size i, Size len)
 	{
 		if (i < len && scanner_isspace(s[i]))
 			i++;
-		else if (i + 1 < len && s[i] == '-' && s[i + 1] == '-')
-		{
-			while (i < len && s[i] != '\n')
-				i++;
-		}
-		else if (i + 1 < len && s[i] == '/' && s[i + 1] == '*')
-		{
-			int			nest = 1;
-
-			for (i += 2; i < len && nest > 0;)
-			{
-				if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
-					nest++, i += 2;
-				else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
-					nest--, i += 2;
-				else
-					i++;
-			}
-		}
+		else if (starts_comment(s, i, len))
+			i = skip_comment(s, i, len);
 		else
 			return i;
 	}

@@ -616,6 +616,23 @@ count_capture(const CapqCapture *cap, bool have_kind, CapqKind kind,
 	}
 }
 
+/* heading, then "  label: a != b" for each pair whose counts differ */
+static void
+append_differing_pairs(StringInfo detail, const char *heading, List *pairs)
+{
+	ListCell   *lc;
+
+	appendStringInfoString(detail, heading);
+	foreach(lc, pairs)
+	{
+		CountPair  *p = lfirst(lc);
+
+		if (p->a != p->b)
+			appendStringInfo(detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
+							 p->label, p->a, p->b);
+	}
+}
+
 /*
  * capq_assert_same_count's detail: per shape, then per relation and kind,
  * the counts that differ between captures a and b, in order of first
@@ -628,28 +645,11 @@ capq_count_differences(const CapqCapture *a, const CapqCapture *b,
 	List	   *shapes = NIL;
 	List	   *relations = NIL;
 	StringInfoData detail;
-	ListCell   *lc;
 
 	count_capture(a, have_kind, kind, false, &shapes, &relations);
 	count_capture(b, have_kind, kind, true, &shapes, &relations);
 	initStringInfo(&detail);
-	appendStringInfoString(&detail, "Per shape:");
-	foreach(lc, shapes)
-	{
-		CountPair  *p = lfirst(lc);
-
-		if (p->a != p->b)
-			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
-							 p->label, p->a, p->b);
-	}
-	appendStringInfoString(&detail, "\nPer relation:");
-	foreach(lc, relations)
-	{
-		CountPair  *p = lfirst(lc);
-
-		if (p->a != p->b)
-			appendStringInfo(&detail, "\n  %s: " UINT64_FORMAT " != " UINT64_FORMAT,
-							 p->label, p->a, p->b);
-	}
+	append_differing_pairs(&detail, "Per shape:", shapes);
+	append_differing_pairs(&detail, "\nPer relation:", relations);
 	return detail.data;
 }
