@@ -669,15 +669,35 @@ string_list_array(List *strings)
 										   TYPALIGN_INT));
 }
 
+/* A relation of some database, and its name: see relation_names. */
+typedef struct NamedRelation
+{
+	Oid			dbid;			/* key: MUST BE FIRST */
+	Oid			relid;			/* key */
+	char	   *name;
+} NamedRelation;
+
+/*
+ * The names of a group's relations, each looked up once per call through
+ * cache (thousands of shapes name the same few relations).
+ */
 static List *
-relation_names(const CapqShapeGroup *g)
+relation_names(const CapqShapeGroup *g, HTAB *cache)
 {
 	List	   *names = NIL;
 	ListCell   *r;
 	ListCell   *d;
 
 	forboth(r, g->relations, d, g->relation_dbids)
-		names = lappend(names, capq_relation_name(lfirst_oid(d), lfirst_oid(r), true));
+	{
+		Oid			key[2] = {lfirst_oid(d), lfirst_oid(r)};
+		bool		found;
+		NamedRelation *rel = hash_search(cache, key, HASH_ENTER, &found);
+
+		if (!found)
+			rel->name = capq_relation_name(key[0], key[1], true);
+		names = lappend(names, rel->name);
+	}
 	return names;
 }
 
@@ -693,11 +713,20 @@ capq_summary(PG_FUNCTION_ARGS)
 	CapqCapture *cap;
 	CapqShapeGroup *groups;
 	int			n;
+	HASHCTL		ctl;
+	HTAB	   *names;
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
 	cap = read_capture(have_id, capture_id);
-	n = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT, &groups);
+	ctl.keysize = 2 * sizeof(Oid);
+	ctl.entrysize = sizeof(NamedRelation);
+	ctl.hcxt = CurrentMemoryContext;
+	names = hash_create("capquery relation names", 64, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	/* the summary shows no example values: none are formatted */
+	n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT, 0, false,
+								&groups);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < n; i++)
@@ -714,7 +743,7 @@ capq_summary(PG_FUNCTION_ARGS)
 		values[4] = Int64GetDatum((int64) g->executions);
 		values[5] = Int64GetDatum((int64) g->rows);
 		values[6] = Float8GetDatum(g->total_ms);
-		values[7] = string_list_array(relation_names(g));
+		values[7] = string_list_array(relation_names(g, names));
 		values[8] = string_list_array(g->call_sites);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -758,7 +787,7 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 	cap = read_capture(have_id, capture_id);
 	/* only the shapes over the limit are named: only they are rendered */
 	n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT,
-								(uint64) max_repeats + 1, &groups);
+								(uint64) max_repeats + 1, true, &groups);
 
 	initStringInfo(&detail);
 	for (int i = 0; i < n; i++)

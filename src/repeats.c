@@ -196,7 +196,8 @@ append_distinct_string(List *list, char *s)
  */
 static void
 show_statement(CapqShapeGroup *g, TextShape *ts, const CapqEntry *e,
-			   CapqShape *shape, MemoryContext scratch, MemoryContext outer)
+			   CapqShape *shape, bool with_examples, MemoryContext scratch,
+			   MemoryContext outer)
 {
 	CapqShape	rescan;
 	char	   *values;
@@ -212,6 +213,26 @@ show_statement(CapqShapeGroup *g, TextShape *ts, const CapqEntry *e,
 		memset(&uncached, 0, sizeof(uncached));
 		uncached.has_params = true;	/* keep nothing */
 		ts = &uncached;
+	}
+
+	/* without examples, only a group's first statement comes here */
+	if (!with_examples)
+	{
+		if (ts->normalized == NULL)
+		{
+			if (shape == NULL)
+			{
+				MemoryContextSwitchTo(scratch);
+				capq_shape_scan(&rescan, e->text, e->text_len, true);
+				shape = &rescan;
+			}
+			MemoryContextSwitchTo(outer);
+			ts->normalized = capq_shape_normalized(shape);
+		}
+		g->normalized = ts->normalized;
+		if (shape == &rescan)
+			MemoryContextReset(scratch);
+		return;
 	}
 
 	/* (called only while the group lacks examples: values are needed) */
@@ -253,7 +274,8 @@ int
 capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
 				  CapqKind kind, CapqShapeGroup **groups)
 {
-	return capq_group_shapes_shown(cap, by_phase, have_kind, kind, 0, groups);
+	return capq_group_shapes_shown(cap, by_phase, have_kind, kind, 0, true,
+								   groups);
 }
 
 /*
@@ -262,10 +284,13 @@ capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
  * assertion names only the shapes it reports, and need not render the
  * rest.  With show_from 0 every group is shown, from the one scan of each
  * text; else in a second pass over the statements of the groups shown.
+ * Without with_examples a group gets its normalized text only (no values
+ * are formatted): what capq_summary() and the same-count detail show.
  */
 int
 capq_group_shapes_shown(const CapqCapture *cap, bool by_phase, bool have_kind,
-						CapqKind kind, uint64 show_from, CapqShapeGroup **groups)
+						CapqKind kind, uint64 show_from, bool with_examples,
+						CapqShapeGroup **groups)
 {
 	CapqShapeGroup **entry_group = NULL;
 	TextShape **entry_text = NULL;
@@ -370,8 +395,9 @@ capq_group_shapes_shown(const CapqCapture *cap, bool by_phase, bool have_kind,
 				entry_text[i] = ts;
 			}
 			else if (g->normalized == NULL ||
-					 list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
-				show_statement(g, ts, e, scanned ? &shape : NULL, scratch, outer);
+					 (with_examples && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES))
+				show_statement(g, ts, e, scanned ? &shape : NULL, with_examples,
+							   scratch, outer);
 		}
 		MemoryContextSwitchTo(outer);
 		if (scanned)
@@ -383,9 +409,10 @@ capq_group_shapes_shown(const CapqCapture *cap, bool by_phase, bool have_kind,
 	{
 		g = entry_group[i];
 		if (g != NULL && g->executions >= show_from &&
-			(g->normalized == NULL || list_length(g->examples) < CAPQ_SHAPE_EXAMPLES))
-			show_statement(g, entry_text[i], &cap->entries[i], NULL, scratch,
-						   CurrentMemoryContext);
+			(g->normalized == NULL ||
+			 (with_examples && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)))
+			show_statement(g, entry_text[i], &cap->entries[i], NULL,
+						   with_examples, scratch, CurrentMemoryContext);
 	}
 
 	/* in order of first execution, as they were created: no sort */
@@ -441,7 +468,7 @@ char *
 capq_repeated_shapes_hint(const CapqCapture *cap)
 {
 	CapqShapeGroup *groups;
-	int			n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT, 2,
+	int			n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT, 2, true,
 											&groups);
 	int			repeated = 0;
 	StringInfoData buf;
@@ -588,7 +615,8 @@ count_capture(const CapqCapture *cap, bool have_kind, CapqKind kind,
 			  bool second, List **shapes, List **relations)
 {
 	CapqShapeGroup *groups;
-	int			n = capq_group_shapes(cap, false, have_kind, kind, &groups);
+	int			n = capq_group_shapes_shown(cap, false, have_kind, kind, 0, false,
+											&groups);
 
 	for (int i = 0; i < n; i++)
 	{

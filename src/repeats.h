@@ -40,7 +40,7 @@ extern int	capq_group_shapes(const CapqCapture *cap, bool by_phase,
 							  CapqShapeGroup **groups);
 extern int	capq_group_shapes_shown(const CapqCapture *cap, bool by_phase,
 									bool have_kind, CapqKind kind,
-									uint64 show_from,
+									uint64 show_from, bool with_examples,
 									CapqShapeGroup **groups);
 extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
 extern char *capq_relation_name(Oid dbid, Oid relid, bool mark_database);
