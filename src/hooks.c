@@ -916,7 +916,7 @@ call_process_utility(PlannedStmt *pstmt, const char *queryString,
  * evaluated one level down, until its statement starts (see
  * leave_execute_arguments).
  */
-static void
+static pg_noinline void
 process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 							bool readOnlyTree, ProcessUtilityContext context,
 							ParamListInfo params, QueryEnvironment *queryEnv,
@@ -925,21 +925,6 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 	TransparentUtility saved = transparent;
 	int			level = nesting_level;
 	int			saved_protected_level = protected_level;
-
-	/*
-	 * With no capture active there is nothing to tell the executor start
-	 * below, and no argument nesting to count: no PG_TRY (EXECUTE of a
-	 * prepared statement is the common form of a bound-parameter statement
-	 * from psql, pgbench -M prepared and some drivers).
-	 */
-	if ((!IsA(pstmt->utilityStmt, ExecuteStmt) &&
-		 !IsA(pstmt->utilityStmt, DeclareCursorStmt)) ||
-		capq_active_targets() == 0)
-	{
-		call_process_utility(pstmt, queryString, readOnlyTree, context,
-							 params, queryEnv, dest, qc);
-		return;
-	}
 
 	transparent.level = level;
 	transparent.is_execute = IsA(pstmt->utilityStmt, ExecuteStmt);
@@ -969,7 +954,7 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /* Record a utility or transaction statement, and run it a level down. */
-static void
+static pg_noinline void
 process_utility(PlannedStmt *pstmt, const char *queryString,
 				bool readOnlyTree, ProcessUtilityContext context,
 				ParamListInfo params, QueryEnvironment *queryEnv,
@@ -981,13 +966,6 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	volatile uint64 pos = CAPQ_NO_POS;	/* read after PG_TRY */
 	CapqKind	kind = CAPQ_KIND_UTILITY;
 	instr_time	start;
-
-	if (utility_is_transparent(parsetree))
-	{
-		process_transparent_utility(pstmt, queryString, readOnlyTree,
-									context, params, queryEnv, dest, qc);
-		return;
-	}
 
 	if (capq_track_utility && capq_active_targets() > 0 &&
 		level_tracked(level))
@@ -1046,9 +1024,29 @@ capq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					ParamListInfo params, QueryEnvironment *queryEnv,
 					DestReceiver *dest, QueryCompletion *qc)
 {
+	Node	   *parsetree = pstmt->utilityStmt;
+
 	/* a prepared statement that rules turned into a utility statement */
 	if (unlikely(transparent.in_arguments))
 		leave_execute_arguments();
+	if (utility_is_transparent(parsetree))
+	{
+		/*
+		 * With no capture active there is nothing to tell the executor
+		 * start below, and no argument nesting to count: EXECUTE (the
+		 * common form of a bound-parameter statement from psql, pgbench -M
+		 * prepared and some drivers), DECLARE, FETCH and the others just
+		 * run, with no PG_TRY and no state saved.
+		 */
+		if (capq_active_targets() > 0 &&
+			(IsA(parsetree, ExecuteStmt) || IsA(parsetree, DeclareCursorStmt)))
+			process_transparent_utility(pstmt, queryString, readOnlyTree,
+										context, params, queryEnv, dest, qc);
+		else
+			call_process_utility(pstmt, queryString, readOnlyTree, context,
+								 params, queryEnv, dest, qc);
+		return;
+	}
 	process_utility(pstmt, queryString, readOnlyTree, context, params,
 					queryEnv, dest, qc);
 }
