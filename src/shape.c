@@ -27,6 +27,7 @@
 #include "parser/gramparse.h"
 #include "parser/scanner.h"
 #include "parser/scansup.h"
+#include "utils/builtins.h"
 
 #include "render.h"
 #include "shape.h"
@@ -466,18 +467,9 @@ capq_shape_fingerprint(const CapqShape *shape)
 static void
 append_placeholder(StringInfo buf, int n)
 {
-	char		digits[12];
-	int			len = 0;
-
-	do
-	{
-		digits[len++] = '0' + n % 10;
-		n /= 10;
-	} while (n > 0);
-	enlargeStringInfo(buf, len + 1);
+	enlargeStringInfo(buf, 12);
 	buf->data[buf->len++] = '$';
-	while (len > 0)
-		buf->data[buf->len++] = digits[--len];
+	buf->len += pg_ultoa_n((uint32) n, buf->data + buf->len);
 	buf->data[buf->len] = '\0';
 }
 

@@ -22,6 +22,7 @@
 
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -98,18 +99,9 @@ append_plan(StringInfo out, const char *plan)
 static void
 append_query_header(StringInfo out, uint64 seq)
 {
-	char		digits[24];
-	int			len = 0;
-
-	do
-	{
-		digits[len++] = '0' + seq % 10;
-		seq /= 10;
-	} while (seq > 0);
 	appendBinaryStringInfo(out, "-- CAPQUERY: Query ", 19);
-	enlargeStringInfo(out, len + 1);
-	while (len > 0)
-		out->data[out->len++] = digits[--len];
+	enlargeStringInfo(out, MAXINT8LEN + 2);
+	out->len += pg_ulltoa_n(seq, out->data + out->len);
 	appendStringInfoCharMacro(out, '\n');
 }
 
