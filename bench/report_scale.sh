@@ -7,8 +7,8 @@
 # its temporary directory, no TCP; shared_preload_libraries = 'capquery',
 # capquery.buffer_size = 256MB so nothing is lost), then one psql session
 # captures 100,000 generated statements (psql's \gexec sends each as its own
-# query, as an application would: the N+1-shaped mix of
-# bench/snapshot_scale.sh, ten phases of 10,000, every literal distinct so
+# query, as an application would: an N+1-shaped mix in
+# ten phases of 10,000, every literal distinct so
 # that nearly every text is new, the worst case for the shape grouping) and
 # times capq_report() in each format with \timing, REPORT_REPEAT times
 # (default 3); the table shows the fastest and the slowest run and the size
