@@ -65,7 +65,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 void		_PG_init(void);
 static void capq_shmem_request(void);
 static void capq_shmem_startup(void);
-static void capq_load_next_id(CapqShared *s);
+static void capq_load_next_id(CapqCaptures *c);
 static void capq_save_next_id(int code, Datum arg);
 static void capq_session_assign(const char *newval, void *extra);
 
@@ -160,20 +160,21 @@ capq_finish_queues(void)
 }
 
 static Size
-capq_memsize(void)
+capq_ring_memsize(void)
 {
 	return capq_shared_size(capq_max_captures, capq_finish_queues(),
 							(Size) capq_buffer_size_kb * 1024);
 }
 
-/* shmem_request hook: the ring, the slots, one lock. */
+/* shmem_request hook: the ring, the capture slots, one lock. */
 static void
 capq_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 
-	RequestAddinShmemSpace(capq_memsize());
+	RequestAddinShmemSpace(add_size(capq_ring_memsize(),
+									capq_captures_size(capq_max_captures)));
 	RequestNamedLWLockTranche("capquery", 1);
 }
 
@@ -183,21 +184,27 @@ capq_shmem_startup(void)
 {
 	bool		found;
 	void	   *mem;
+	CapqCaptures *captures;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	mem = ShmemInitStruct("capquery", capq_memsize(), &found);
+	mem = ShmemInitStruct("capquery", capq_ring_memsize(), &found);
 	if (!found)
-	{
 		capq_shared_init((CapqShared *) mem, mem, capq_max_captures,
 						 capq_finish_queues(),
 						 (Size) capq_buffer_size_kb * 1024,
 						 &(GetNamedLWLockTranche("capquery"))->lock);
+	captures = ShmemInitStruct("capquery captures",
+							   capq_captures_size(capq_max_captures), &found);
+	if (!found)
+	{
+		capq_captures_init(captures, capq_max_captures);
 		if (!IsUnderPostmaster)
-			capq_load_next_id((CapqShared *) mem);
+			capq_load_next_id(captures);
 	}
+	capq_captures = captures;
 	capq_shared = (CapqShared *) mem;
 	LWLockRelease(AddinShmemInitLock);
 
@@ -212,7 +219,7 @@ capq_shmem_startup(void)
 
 /* Continue capture ids from where the last clean shutdown left them. */
 static void
-capq_load_next_id(CapqShared *s)
+capq_load_next_id(CapqCaptures *c)
 {
 	FILE	   *file = AllocateFile(CAPQ_ID_FILE, PG_BINARY_R);
 	uint64		next_id;
@@ -220,12 +227,12 @@ capq_load_next_id(CapqShared *s)
 	if (file == NULL)
 		return;
 	if (fread(&next_id, sizeof(next_id), 1, file) == 1 && next_id > 0)
-		s->next_capture_id = next_id;
+		c->next_capture_id = next_id;
 	else
 		ereport(LOG,
 				(errmsg("could not read capture ids from \"%s\"; starting at 1",
 						CAPQ_ID_FILE)));
-	loaded_next_id = s->next_capture_id;
+	loaded_next_id = c->next_capture_id;
 	FreeFile(file);
 }
 
@@ -241,9 +248,9 @@ capq_save_next_id(int code, Datum arg)
 	FILE	   *file;
 	uint64		next_id;
 
-	if (capq_shared == NULL)
+	if (capq_captures == NULL)
 		return;
-	next_id = capq_shared->next_capture_id;
+	next_id = capq_captures->next_capture_id;
 	if (next_id < loaded_next_id)
 	{
 		ereport(LOG,

@@ -4,8 +4,8 @@
  *		Capture sessions: their slots, lifecycle, ownership and scopes, and
  *		the per-backend cache of which captures take its statements.
  *
- * A capture is a slot in the shared state (ring.h), owned by the backend
- * that began it.  Its statements are ring records tagged with its id.  It
+ * A capture is a slot (capture.h) and the ring's ledger of the same
+ * number (ring.h), owned by the backend that began it.  Its statements are ring records tagged with its id.  It
  * is active until capq_end(), capq_reset() or its owner's exit; an ended
  * capture stays readable until its slot is needed by a newer one (the
  * oldest ended slot is reused first).
@@ -31,6 +31,8 @@
 #include "settings.h"
 
 /*---- Local state ----*/
+
+CapqCaptures *capq_captures = NULL;
 
 uint64		capq_seen_generation = 0;	/* 0: refresh on next check */
 int			capq_ntargets = 0;
@@ -83,7 +85,7 @@ capq_first_target(CapqTarget *target, int32 *phase)
 	if (capq_active_targets() == 0)
 		return false;
 	*target = capq_targets[0];
-	*phase = capq_shared->slots[target->slot].phase;
+	*phase = capq_shared->ledgers[target->slot].phase;
 	return true;
 }
 
@@ -155,6 +157,7 @@ static void
 refresh_targets(bool read_catalogs)
 {
 	CapqShared *s = capq_shared;
+	CapqCaptures *c = capq_captures;
 	uint64		generation;
 	int			n = 0;
 	int			kept = 0;
@@ -181,9 +184,9 @@ refresh_targets(bool read_catalogs)
 	generation = pg_atomic_read_u64(&s->generation);
 	if (capture_allowed_here())
 	{
-		for (int i = 0; i < s->nslots; i++)
+		for (int i = 0; i < c->nslots; i++)
 		{
-			CapqSlot   *slot = &s->slots[i];
+			CapqSlot   *slot = &c->slots[i];
 			bool		match;
 
 			if (slot->state != CAPQ_SLOT_ACTIVE)
@@ -278,6 +281,7 @@ ensure_state(void)
 	Size		size;
 	void	   *mem;
 	CapqShared *s;
+	CapqCaptures *c;
 
 	if (likely(capq_shared != NULL))
 		return;
@@ -291,7 +295,29 @@ ensure_state(void)
 	mem = MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE);
 	s = (CapqShared *) mem;
 	capq_shared_init(s, mem, capq_max_captures, 1, ring_bytes, NULL);
+	c = MemoryContextAlloc(TopMemoryContext,
+						   capq_captures_size(capq_max_captures));
+	capq_captures_init(c, capq_max_captures);
+	capq_captures = c;
 	capq_shared = s;
+}
+
+/* Bytes of the capture slots and their counters. */
+Size
+capq_captures_size(int nslots)
+{
+	return add_size(offsetof(CapqCaptures, slots),
+					mul_size(nslots, sizeof(CapqSlot)));
+}
+
+/* Make nslots free slots; ids start at 1. */
+void
+capq_captures_init(CapqCaptures *c, int nslots)
+{
+	memset(c, 0, capq_captures_size(nslots));
+	c->next_capture_id = 1;
+	c->end_counter = 0;
+	c->nslots = nslots;
 }
 
 /* The slot of this backend's active capture, or NULL (lock held). */
@@ -302,7 +328,7 @@ my_active_slot_locked(void)
 
 	if (my_active_id == 0)
 		return NULL;
-	slot = &capq_shared->slots[my_active_slot];
+	slot = &capq_captures->slots[my_active_slot];
 	if (slot->capture_id != my_active_id || slot->state != CAPQ_SLOT_ACTIVE)
 		return NULL;			/* reset by capq_reset() */
 	return slot;
@@ -334,33 +360,48 @@ forget_last_capture_locked(void)
 
 	if (my_last_id == 0)
 		return;
-	slot = &capq_shared->slots[my_last_slot];
+	slot = &capq_captures->slots[my_last_slot];
 	if (slot->capture_id == my_last_id)
 		slot->owner_reads = false;
+}
+
+/*
+ * End the active capture in slot slotno: the ring stops counting for it at
+ * its head, and it becomes reusable, after older ended ones (lock held
+ * exclusively; the caller bumps the generation).
+ */
+static void
+end_capture_locked(int slotno)
+{
+	CapqSlot   *slot = &capq_captures->slots[slotno];
+	CapqLedger *ledger = &capq_shared->ledgers[slotno];
+
+	slot->state = CAPQ_SLOT_ENDED;
+	slot->end_order = ++capq_captures->end_counter;
+	ledger->accepting = false;
+	ledger->end_pos = capq_shared->head;
 }
 
 /* before_shmem_exit: a backend's captures end with it. */
 static void
 end_owned_captures(int code, Datum arg)
 {
-	CapqShared *s = capq_shared;
+	CapqCaptures *c = capq_captures;
 	bool		changed = false;
 
-	if (s == NULL)
+	if (c == NULL)
 		return;
 	capq_lock(LW_EXCLUSIVE);
-	for (int i = 0; i < s->nslots; i++)
+	for (int i = 0; i < c->nslots; i++)
 	{
-		CapqSlot   *slot = &s->slots[i];
+		CapqSlot   *slot = &c->slots[i];
 
 		if (slot->owner_pid != MyProcPid)
 			continue;
 		slot->owner_reads = false;
 		if (slot->state == CAPQ_SLOT_ACTIVE)
 		{
-			slot->state = CAPQ_SLOT_ENDED;
-			slot->end_pos = capq_shared->head;
-			slot->end_order = ++s->end_counter;
+			end_capture_locked(i);
 			changed = true;
 		}
 	}
@@ -428,7 +469,9 @@ uint64
 capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 {
 	CapqShared *s;
+	CapqCaptures *c;
 	CapqSlot   *slot = NULL;
+	CapqLedger *ledger;
 	int			slotno = -1;
 	uint64		id;
 	Oid			me = GetUserId();
@@ -453,6 +496,7 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 
 	ensure_state();
 	s = capq_shared;
+	c = capq_captures;
 	check_active_still_exists();
 	if (my_active_id != 0)
 		ereport(ERROR,
@@ -461,7 +505,7 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 				 errdetail("Capture " UINT64_FORMAT " is active.", my_active_id),
 				 errhint("Call capq_end() before beginning another capture.")));
 
-	owners = palloc(s->nslots * sizeof(LabelOwner));
+	owners = palloc(c->nslots * sizeof(LabelOwner));
 	for (;;)
 	{
 		Oid			unchecked = InvalidOid;
@@ -470,9 +514,9 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 		slot = NULL;
 		slotno = -1;
 		capq_lock(LW_EXCLUSIVE);
-		for (int i = 0; i < s->nslots; i++)
+		for (int i = 0; i < c->nslots; i++)
 		{
-			CapqSlot   *candidate = &s->slots[i];
+			CapqSlot   *candidate = &c->slots[i];
 
 			if (label != NULL && candidate->state == CAPQ_SLOT_ACTIVE &&
 				strcmp(candidate->label, label) == 0)
@@ -489,7 +533,7 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 					}
 				}
 				/* past nslots distinct owners, assume the worst */
-				if (!checked && nowners >= s->nslots)
+				if (!checked && nowners >= c->nslots)
 					reads_me = true;
 				else if (!checked)
 					unchecked = candidate->owner_userid;
@@ -531,11 +575,11 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("too many active captures"),
 				 errdetail("All %d capture slots hold active captures.",
-						   s->nslots),
+						   c->nslots),
 				 errhint("End captures with capq_end(), or raise capquery.max_captures.")));
 	}
 
-	id = s->next_capture_id++;
+	id = c->next_capture_id++;
 	memset(slot, 0, sizeof(CapqSlot));
 	slot->capture_id = id;
 	slot->state = CAPQ_SLOT_ACTIVE;
@@ -544,10 +588,14 @@ capq_capture_begin(const char *label, CapqScope scope, CapqPlans plans)
 	slot->owner_pid = MyProcPid;
 	slot->owner_userid = GetUserId();
 	slot->dbid = MyDatabaseId;
-	slot->phase = 1;
-	slot->first_pos = s->head;
 	if (label != NULL)
 		strlcpy(slot->label, label, NAMEDATALEN);
+	ledger = &s->ledgers[slotno];
+	memset(ledger, 0, sizeof(CapqLedger));
+	ledger->capture_id = id;
+	ledger->accepting = true;
+	ledger->phase = 1;
+	ledger->first_pos = s->head;
 	bump_generation();
 	capq_unlock();
 
@@ -600,14 +648,13 @@ lock_my_active_slot(const char *function)
 int32
 capq_capture_phase(const char *name)
 {
-	CapqSlot   *slot;
 	int32		phase;
 	CapqTarget	target;
 	CapqRecordParts parts;
 
 	require_session_user("capq_phase()");
-	slot = lock_my_active_slot("capq_phase()");
-	phase = ++slot->phase;
+	(void) lock_my_active_slot("capq_phase()");
+	phase = ++capq_shared->ledgers[my_active_slot].phase;
 	capq_unlock();
 
 	/* a PHASE record carries the name; statements carry the number */
@@ -632,11 +679,9 @@ capq_capture_end(void)
 
 	require_session_user("capq_end()");
 	slot = lock_my_active_slot("capq_end()");
-	slot->state = CAPQ_SLOT_ENDED;
-	slot->end_pos = capq_shared->head;
-	slot->end_order = ++capq_shared->end_counter;
+	end_capture_locked(my_active_slot);
 	slot->owner_reads = true;
-	statements = slot->statements;
+	statements = capq_shared->ledgers[my_active_slot].statements;
 	forget_last_capture_locked();
 	bump_generation();
 	capq_unlock();
@@ -656,7 +701,7 @@ capq_capture_reset(void)
 	if (s == NULL)
 		return;
 	capq_lock(LW_EXCLUSIVE);
-	memset(s->slots, 0, s->nslots * sizeof(CapqSlot));
+	memset(capq_captures->slots, 0, capq_captures->nslots * sizeof(CapqSlot));
 	capq_ring_clear();
 	bump_generation();
 	capq_unlock();
@@ -679,14 +724,15 @@ require_may_read_capture(const CapqSlot *slot)
 }
 
 /*
- * Copy the slot of the capture a reader means: the given id, or else this
- * backend's active capture, or else the one it ended last.  The current
- * role must be allowed to read it (42501).
+ * Copy the slot and ledger of the capture a reader means: the given id, or
+ * else this backend's active capture, or else the one it ended last.  The
+ * current role must be allowed to read it (42501).
  */
 void
-capq_capture_resolve(bool have_id, uint64 capture_id, CapqSlot *copy)
+capq_capture_resolve(bool have_id, uint64 capture_id, CapqSlot *slot,
+					 CapqLedger *ledger)
 {
-	CapqShared *s = capq_shared;
+	CapqCaptures *c = capq_captures;
 	int			slotno = -1;
 
 	if (!have_id)
@@ -710,76 +756,89 @@ capq_capture_resolve(bool have_id, uint64 capture_id, CapqSlot *copy)
 					 errhint("Call capq_begin() first.")));
 	}
 
-	if (s != NULL)
+	if (c != NULL)
 	{
 		capq_lock(LW_SHARED);
 		if (slotno < 0)
 		{
-			for (int i = 0; i < s->nslots; i++)
+			for (int i = 0; i < c->nslots; i++)
 			{
-				if (s->slots[i].capture_id == capture_id &&
-					s->slots[i].state != CAPQ_SLOT_FREE)
+				if (c->slots[i].capture_id == capture_id &&
+					c->slots[i].state != CAPQ_SLOT_FREE)
 				{
 					slotno = i;
 					break;
 				}
 			}
 		}
-		if (slotno >= 0 && s->slots[slotno].capture_id == capture_id &&
-			s->slots[slotno].state != CAPQ_SLOT_FREE)
+		if (slotno >= 0 && c->slots[slotno].capture_id == capture_id &&
+			c->slots[slotno].state != CAPQ_SLOT_FREE)
 		{
-			*copy = s->slots[slotno];
+			*slot = c->slots[slotno];
+			*ledger = capq_shared->ledgers[slotno];
 			capq_unlock();
-			require_may_read_capture(copy);
+			require_may_read_capture(slot);
 			return;
 		}
 		capq_unlock();
 	}
 
-	if (s != NULL && capture_id > 0 && capture_id < s->next_capture_id)
+	if (c != NULL && capture_id > 0 && capture_id < c->next_capture_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("capture " UINT64_FORMAT " is no longer retained",
 						capture_id),
 				 errdetail("Its slot was reused by a newer capture or emptied by capq_reset(); %d captures are kept.",
-						   s->nslots),
+						   c->nslots),
 				 errhint("Read captures before beginning many others, or raise capquery.max_captures.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("capture " UINT64_FORMAT " does not exist", capture_id)));
 }
 
-/* Copy every non-free slot into a palloc'd array, in id order. */
+/*
+ * Copy the slots and ledgers of every capture still kept into palloc'd
+ * arrays, in id order; returns how many.
+ */
 int
-capq_capture_list(CapqSlot **slots)
+capq_capture_list(CapqSlot **slots, CapqLedger **ledgers)
 {
-	CapqShared *s = capq_shared;
+	CapqCaptures *c = capq_captures;
 	int			n = 0;
 
 	*slots = NULL;
-	if (s == NULL)
+	*ledgers = NULL;
+	if (c == NULL)
 		return 0;
-	*slots = palloc(s->nslots * sizeof(CapqSlot));
+	*slots = palloc(c->nslots * sizeof(CapqSlot));
+	*ledgers = palloc(c->nslots * sizeof(CapqLedger));
 	capq_lock(LW_SHARED);
-	for (int i = 0; i < s->nslots; i++)
+	for (int i = 0; i < c->nslots; i++)
 	{
-		if (s->slots[i].state != CAPQ_SLOT_FREE)
-			(*slots)[n++] = s->slots[i];
+		if (c->slots[i].state != CAPQ_SLOT_FREE)
+		{
+			(*slots)[n] = c->slots[i];
+			(*ledgers)[n] = capq_shared->ledgers[i];
+			n++;
+		}
 	}
 	capq_unlock();
 
 	/* insertion sort by id: at most max_captures entries */
 	for (int i = 1; i < n; i++)
 	{
-		CapqSlot	tmp = (*slots)[i];
+		CapqSlot	slot = (*slots)[i];
+		CapqLedger	ledger = (*ledgers)[i];
 		int			j = i - 1;
 
-		while (j >= 0 && (*slots)[j].capture_id > tmp.capture_id)
+		while (j >= 0 && (*slots)[j].capture_id > slot.capture_id)
 		{
 			(*slots)[j + 1] = (*slots)[j];
+			(*ledgers)[j + 1] = (*ledgers)[j];
 			j--;
 		}
-		(*slots)[j + 1] = tmp;
+		(*slots)[j + 1] = slot;
+		(*ledgers)[j + 1] = ledger;
 	}
 	return n;
 }

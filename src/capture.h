@@ -13,6 +13,50 @@
 
 #include "ring.h"
 
+/*---- Capture slots (shared, under the ring lock) ----*/
+
+typedef enum CapqSlotState
+{
+	CAPQ_SLOT_FREE = 0,
+	CAPQ_SLOT_ACTIVE,
+	CAPQ_SLOT_ENDED
+} CapqSlotState;
+
+/*
+ * A capture: who began it, which sessions it takes statements from, and
+ * whether it may be reused.  What the ring counted for it (phase, span,
+ * statements, lost) is its ledger of the same slot number (ring.h).
+ */
+typedef struct CapqSlot
+{
+	uint64		capture_id;		/* 0 when free */
+	CapqSlotState state;
+	CapqScope	scope;
+	CapqPlans	plans;
+	int32		owner_pid;		/* backend that began it */
+	Oid			owner_userid;	/* role that began it */
+	Oid			dbid;			/* database it was begun in */
+	uint64		end_order;		/* when ended: oldest is reused first */
+	bool		owner_reads;	/* ended, and still its owner's latest */
+	char		label[NAMEDATALEN];	/* "" when none */
+} CapqSlot;
+
+/* The capture slots and the counters that name and order captures. */
+typedef struct CapqCaptures
+{
+	uint64		next_capture_id;	/* ids handed out by capq_begin */
+	uint64		end_counter;	/* orders ended captures */
+	int			nslots;			/* entries in slots[], as ring ledgers */
+	CapqSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} CapqCaptures;
+
+/* shared memory, or local beside a local ring; NULL until known */
+extern CAPQ_INTERNAL CapqCaptures *capq_captures;
+
+extern Size capq_captures_size(int nslots);
+extern void capq_captures_init(CapqCaptures *c, int nslots);
+
+
 /*---- The hooks' fast path: which captures take this backend's statements ----*/
 extern CAPQ_INTERNAL uint64 capq_seen_generation;
 extern CAPQ_INTERNAL int capq_ntargets;
@@ -68,12 +112,15 @@ extern int32 capq_capture_phase(const char *name);
 extern uint64 capq_capture_end(void);
 extern void capq_capture_reset(void);
 
-/* Find the capture a reader means; ereports when there is none. */
+/*
+ * Find the capture a reader means and copy its slot and ledger (taken
+ * together under the lock); ereports when there is none.
+ */
 extern void capq_capture_resolve(bool have_id, uint64 capture_id,
-								 CapqSlot *copy);
+								 CapqSlot *slot, CapqLedger *ledger);
 
-/* Copy every non-free slot, for capq_sessions(). */
-extern int	capq_capture_list(CapqSlot **slots);
+/* Copy the slots and ledgers of every capture still kept, in id order. */
+extern int	capq_capture_list(CapqSlot **slots, CapqLedger **ledgers);
 
 extern bool capq_role_reads_all_stats(void);
 extern bool capq_role_may_read(Oid reader, Oid author);

@@ -146,13 +146,13 @@ read_capture(bool have_id, uint64 capture_id)
 }
 
 static uint64
-slot_count(const CapqSlot *slot, bool have_kind, CapqKind kind)
+ledger_count(const CapqLedger *ledger, bool have_kind, CapqKind kind)
 {
 	if (!have_kind)
-		return slot->statements;
+		return ledger->statements;
 	if (kind == CAPQ_FILTER_ERROR)
-		return slot->failed;
-	return slot->kind_counts[kind];
+		return ledger->failed;
+	return ledger->kind_counts[kind];
 }
 
 /*---- Lifecycle ----*/
@@ -250,13 +250,14 @@ capq_count(PG_FUNCTION_ARGS)
 	uint64		capture_id = 0;
 	bool		have_id;
 	CapqSlot	slot;
+	CapqLedger	ledger;
 
 	capq_retract_calling_statements();
 	have_kind = kind_argument(fcinfo, 0, &kind);
 	have_id = capture_argument(fcinfo, 1, &capture_id);
-	capq_capture_resolve(have_id, capture_id, &slot);
-	capq_check_not_lost(&slot);
-	PG_RETURN_INT64((int64) slot_count(&slot, have_kind, kind));
+	capq_capture_resolve(have_id, capture_id, &slot, &ledger);
+	capq_check_not_lost(&ledger);
+	PG_RETURN_INT64((int64) ledger_count(&ledger, have_kind, kind));
 }
 
 /*
@@ -293,6 +294,7 @@ assert_statement_count(FunctionCallInfo fcinfo, const char *argname,
 	CapqKind	kind = CAPQ_KIND_SELECT;
 	bool		have_kind;
 	CapqSlot	slot;
+	CapqLedger	ledger;
 	uint64		captured;
 
 	capq_retract_calling_statements();
@@ -301,9 +303,9 @@ assert_statement_count(FunctionCallInfo fcinfo, const char *argname,
 	require_not_negative(limit, argname);
 	have_kind = kind_argument(fcinfo, 1, &kind);
 
-	capq_capture_resolve(false, 0, &slot);
-	capq_check_not_lost(&slot);
-	captured = slot_count(&slot, have_kind, kind);
+	capq_capture_resolve(false, 0, &slot, &ledger);
+	capq_check_not_lost(&ledger);
+	captured = ledger_count(&ledger, have_kind, kind);
 	if (at_most ? captured > (uint64) limit : captured != (uint64) limit)
 		count_assertion_failed(at_most ? "at most " : "", limit, have_kind,
 							   kind, captured);
@@ -557,10 +559,11 @@ capq_sessions(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	CapqSlot   *slots;
+	CapqLedger *ledgers;
 	int			n;
 
 	capq_retract_calling_statements();
-	n = capq_capture_list(&slots);
+	n = capq_capture_list(&slots, &ledgers);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < n; i++)
@@ -579,8 +582,8 @@ capq_sessions(PG_FUNCTION_ARGS)
 		values[3] = CStringGetTextDatum(capq_scope_name(slot->scope));
 		values[4] = CStringGetTextDatum(slot->state == CAPQ_SLOT_ACTIVE ?
 										"active" : "ended");
-		values[5] = Int64GetDatum((int64) slot->statements);
-		values[6] = Int64GetDatum((int64) slot->lost);
+		values[5] = Int64GetDatum((int64) ledgers[i].statements);
+		values[6] = Int64GetDatum((int64) ledgers[i].lost);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -835,8 +838,8 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 	have_kind = kind_argument(fcinfo, 2, &kind);
 	a = read_capture(true, id_a);
 	b = read_capture(true, id_b);
-	count_a = slot_count(&a->slot, have_kind, kind);
-	count_b = slot_count(&b->slot, have_kind, kind);
+	count_a = ledger_count(&a->ledger, have_kind, kind);
+	count_b = ledger_count(&b->ledger, have_kind, kind);
 	if (count_a == count_b)
 		PG_RETURN_VOID();
 

@@ -63,13 +63,13 @@ phase_name(const PhaseName *phases, int n, int32 phase)
 
 /* Refuse to read a capture that lost statements to the ring wrapping. */
 void
-capq_check_not_lost(const CapqSlot *slot)
+capq_check_not_lost(const CapqLedger *ledger)
 {
-	if (slot->lost > 0)
+	if (ledger->lost > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("capture " UINT64_FORMAT " lost " UINT64_FORMAT " of its " UINT64_FORMAT " statements",
-						slot->capture_id, slot->lost, slot->statements),
+						ledger->capture_id, ledger->lost, ledger->statements),
 				 errdetail("The capture ring overwrote them before they were read (or they belonged to more than %d captures at once); counts and lists would be wrong.",
 						   CAPQ_MAX_TARGETS),
 				 errhint("Raise capquery.buffer_size (currently %d kB), or capture fewer statements at a time.",
@@ -152,13 +152,13 @@ capq_read_capture(bool have_id, uint64 capture_id)
 	uint64		end;
 	CapqRecord *rec = NULL;
 
-	capq_capture_resolve(have_id, capture_id, &cap->slot);
-	capq_check_not_lost(&cap->slot);
+	capq_capture_resolve(have_id, capture_id, &cap->slot, &cap->ledger);
+	capq_check_not_lost(&cap->ledger);
 	s = capq_shared;
 	capture_id = cap->slot.capture_id;
 
 	/* huge: a capture of millions of statements passes 1 GB of entries */
-	maxentries = Max(16, Min(cap->slot.statements + 16, (uint64) 1 << 20));
+	maxentries = Max(16, Min(cap->ledger.statements + 16, (uint64) 1 << 20));
 	cap->entries = MemoryContextAllocHuge(CurrentMemoryContext,
 										  maxentries * sizeof(CapqEntry));
 
@@ -166,10 +166,10 @@ capq_read_capture(bool have_id, uint64 capture_id)
 	 * rows and duration first (bounded work, exclusively) */
 	capq_lock(LW_EXCLUSIVE);
 	capq_ring_apply_all_finishes();
-	end = cap->slot.end_pos != CAPQ_NO_POS ? cap->slot.end_pos : s->head;
+	end = cap->ledger.end_pos != CAPQ_NO_POS ? cap->ledger.end_pos : s->head;
 	capq_unlock();
 
-	pos = Max(cap->slot.first_pos, CAPQ_FIRST_POS);
+	pos = Max(cap->ledger.first_pos, CAPQ_FIRST_POS);
 	while (pos < end)
 	{
 		uint64		chunk_end = pos + CAPQ_READ_CHUNK_BYTES;
@@ -248,8 +248,8 @@ capq_read_capture(bool have_id, uint64 capture_id)
 	}
 
 	/* the copy may have raced with the ring wrapping: check again */
-	capq_capture_resolve(true, capture_id, &cap->slot);
-	capq_check_not_lost(&cap->slot);
+	capq_capture_resolve(true, capture_id, &cap->slot, &cap->ledger);
+	capq_check_not_lost(&cap->ledger);
 
 	/* names by phase: a sort and a search per statement, not a loop over
 	 * every phase for every statement */

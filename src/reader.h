@@ -10,7 +10,7 @@
 
 #include "datatype/timestamp.h"
 
-#include "ring.h"
+#include "capture.h"
 
 /* One captured statement, copied out of the ring. */
 typedef struct CapqEntry
@@ -40,15 +40,16 @@ typedef struct CapqEntry
 	TimestampTz started_at;		/* when it started; 0 when not recorded */
 } CapqEntry;
 
-/* A capture: its slot (a copy) and its statements in order. */
+/* A capture: its slot and ledger (copies) and its statements in order. */
 typedef struct CapqCapture
 {
 	CapqSlot	slot;
+	CapqLedger	ledger;
 	CapqEntry  *entries;
 	Size		nentries;		/* entries[] in use */
 } CapqCapture;
 
 extern CapqCapture *capq_read_capture(bool have_id, uint64 capture_id);
-extern void capq_check_not_lost(const CapqSlot *slot);
+extern void capq_check_not_lost(const CapqLedger *ledger);
 
 #endif							/* CAPQ_READER_H */

@@ -703,16 +703,16 @@ count_noun(uint64 n, const char *singular, const char *plural)
 }
 
 static char *
-kinds_text(const CapqSlot *slot)
+kinds_text(const CapqLedger *ledger)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	for (int k = 0; k < CAPQ_NUM_KINDS; k++)
 	{
-		if (slot->kind_counts[k] > 0)
+		if (ledger->kind_counts[k] > 0)
 			appendStringInfo(&buf, "%s%s " UINT64_FORMAT, buf.len > 0 ? ", " : "",
-							 capq_kind_name((CapqKind) k), slot->kind_counts[k]);
+							 capq_kind_name((CapqKind) k), ledger->kind_counts[k]);
 	}
 	return buf.len > 0 ? buf.data : pstrdup("none");
 }
@@ -809,6 +809,7 @@ html_header(Report *r)
 {
 	StringInfo	o = &r->out;
 	const CapqSlot *slot = &r->cap->slot;
+	const CapqLedger *ledger = &r->cap->ledger;
 	char	   *label = slot->label[0] ? capq_label_to_reader(slot) : NULL;
 
 	appendStringInfoString(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -833,18 +834,18 @@ html_header(Report *r)
 	html_fact(o, "Plans", capq_plans_names[slot->plans], false);
 	html_fact(o, "Started", started_text(r), false);
 	html_fact(o, "Time span", time_span_text(r), false);
-	html_fact(o, "Statements", psprintf(UINT64_FORMAT, slot->statements), false);
+	html_fact(o, "Statements", psprintf(UINT64_FORMAT, ledger->statements), false);
 	html_fact(o, "Failed", psprintf(UINT64_FORMAT, r->failed), r->failed > 0);
-	html_fact(o, "Lost", psprintf(UINT64_FORMAT, slot->lost), slot->lost > 0);
+	html_fact(o, "Lost", psprintf(UINT64_FORMAT, ledger->lost), ledger->lost > 0);
 	html_fact(o, "Likely N+1 shapes", psprintf("%d", r->nrepeated), r->nrepeated > 0);
 	appendStringInfoString(o, "</div><div class=\"chips\" id=\"kinds\">");
 	for (int k = 0; k < CAPQ_NUM_KINDS; k++)
 	{
-		if (slot->kind_counts[k] == 0)
+		if (ledger->kind_counts[k] == 0)
 			continue;
 		appendStringInfo(o, "<span class=\"chip\"><span class=\"sw k-%s\"></span>%s <b>" UINT64_FORMAT "</b></span>",
 						 capq_kind_name((CapqKind) k), capq_kind_name((CapqKind) k),
-						 slot->kind_counts[k]);
+						 ledger->kind_counts[k]);
 	}
 	appendStringInfoString(o, "</div></header>\n");
 }
@@ -1193,6 +1194,7 @@ doc_header(Report *r)
 {
 	StringInfo	o = &r->out;
 	const CapqSlot *slot = &r->cap->slot;
+	const CapqLedger *ledger = &r->cap->ledger;
 	char	   *label = slot->label[0] ? capq_label_to_reader(slot) : NULL;
 	const char *facts[][2] = {
 		{"Capture", psprintf(UINT64_FORMAT " (%s)", slot->capture_id,
@@ -1203,9 +1205,9 @@ doc_header(Report *r)
 		{"Plans", capq_plans_names[slot->plans]},
 		{"Started", started_text(r)},
 		{"Time span", time_span_text(r)},
-		{"Statements", psprintf(UINT64_FORMAT " (%s)", slot->statements, kinds_text(slot))},
+		{"Statements", psprintf(UINT64_FORMAT " (%s)", ledger->statements, kinds_text(ledger))},
 		{"Failed", psprintf(UINT64_FORMAT, r->failed)},
-		{"Lost", psprintf(UINT64_FORMAT, slot->lost)},
+		{"Lost", psprintf(UINT64_FORMAT, ledger->lost)},
 		{"Likely N+1 shapes", psprintf("%d", r->nrepeated)},
 	};
 

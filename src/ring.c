@@ -13,9 +13,10 @@
  * still stored; a position below tail is gone.
  *
  * Locking protocol.  One LWLock (capq_shared->lock) protects the ring
- * (head, tail, the bytes) and the capture slots.
- *	- Appending, retracting, evicting, and any change to a slot take it
- *	  exclusively.  A record is written completely under the lock, so
+ * (head, tail, the bytes), its ledger of each capture and the capture
+ * slots (capture.c).
+ *	- Appending, retracting, evicting, and any change to a ledger or a slot
+ *	  take it exclusively.  A record is written completely under the lock, so
  *	  readers never see half a record, and two backends' records never
  *	  interleave: each append is one contiguous reservation.
  *	- A statement's end (rows, duration) takes no lock: the backend publishes
@@ -74,13 +75,13 @@
 
 CapqShared *capq_shared = NULL;
 
-/* Bytes needed for the shared state: slots, finish queues and a ring. */
+/* Bytes needed for the ring's state: ledgers, finish queues and bytes. */
 Size
 capq_shared_size(int nslots, int nqueues, Size ring_bytes)
 {
 	Size		size = MAXALIGN(sizeof(CapqShared));
 
-	size = add_size(size, MAXALIGN(mul_size(nslots, sizeof(CapqSlot))));
+	size = add_size(size, MAXALIGN(mul_size(nslots, sizeof(CapqLedger))));
 	size = add_size(size, MAXALIGN(mul_size(nqueues, sizeof(CapqFinishQueue))));
 	size = add_size(size, MAXALIGN(ring_bytes));
 	return size;
@@ -96,12 +97,10 @@ capq_shared_init(CapqShared *s, void *mem, int nslots, int nqueues,
 	s->lock = lock;
 	pg_atomic_init_u64(&s->generation, 1);
 	pg_atomic_init_u32(&s->appenders_waiting, 0);
-	s->next_capture_id = 1;
-	s->end_counter = 0;
 	s->nslots = nslots;
-	s->slots = (CapqSlot *) p;
-	memset(s->slots, 0, nslots * sizeof(CapqSlot));
-	p += MAXALIGN(nslots * sizeof(CapqSlot));
+	s->ledgers = (CapqLedger *) p;
+	memset(s->ledgers, 0, nslots * sizeof(CapqLedger));
+	p += MAXALIGN(nslots * sizeof(CapqLedger));
 	s->nqueues = nqueues;
 	s->queues = (CapqFinishQueue *) p;
 	for (int i = 0; i < nqueues; i++)
@@ -134,10 +133,10 @@ evict_oldest(void)
 	{
 		for (int i = 0; i < rec->ntargets; i++)
 		{
-			CapqSlot   *slot = &s->slots[rec->targets[i].slot];
+			CapqLedger *ledger = &s->ledgers[rec->targets[i].slot];
 
-			if (slot->capture_id == rec->targets[i].capture_id)
-				slot->lost++;
+			if (ledger->capture_id == rec->targets[i].capture_id)
+				ledger->lost++;
 		}
 	}
 	s->tail += rec->len;
@@ -213,16 +212,15 @@ apply_finishes(CapqFinishQueue *q)
 	pg_atomic_write_u64(&q->applied, written);
 }
 
-/* Is the target's capture still active?  (lock held) */
-static inline CapqSlot *
-active_target_slot(const CapqTarget *target)
+/* The ledger of the target's capture if it is still active (lock held). */
+static inline CapqLedger *
+accepting_ledger(const CapqTarget *target)
 {
-	CapqSlot   *slot = &capq_shared->slots[target->slot];
+	CapqLedger *ledger = &capq_shared->ledgers[target->slot];
 
-	if (slot->capture_id != target->capture_id ||
-		slot->state != CAPQ_SLOT_ACTIVE)
+	if (ledger->capture_id != target->capture_id || !ledger->accepting)
 		return NULL;
-	return slot;
+	return ledger;
 }
 
 /*
@@ -266,21 +264,21 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 
 	for (int i = 0; i < ntargets; i++)
 	{
-		CapqSlot   *slot = active_target_slot(&targets[i]);
+		CapqLedger *ledger = accepting_ledger(&targets[i]);
 
-		if (slot == NULL)
+		if (ledger == NULL)
 			continue;
 		if (statement)
 		{
-			slot->statements++;
-			slot->kind_counts[parts->kind]++;
+			ledger->statements++;
+			ledger->kind_counts[parts->kind]++;
 			if (parts->error_code != 0)
-				slot->failed++;
+				ledger->failed++;
 		}
 		if (live < CAPQ_MAX_TARGETS && fits)
 			live++;
 		else if (statement)
-			slot->lost++;
+			ledger->lost++;
 	}
 	if (live == 0)
 	{
@@ -318,12 +316,12 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	rec->error_len = error_bytes > 0 ? parts->error_len : 0;
 	for (int i = 0; i < ntargets && n < live; i++)
 	{
-		CapqSlot   *slot = active_target_slot(&targets[i]);
+		CapqLedger *ledger = accepting_ledger(&targets[i]);
 
-		if (slot == NULL)
+		if (ledger == NULL)
 			continue;
 		rec->targets[n] = targets[i];
-		rec->targets[n].phase = slot->phase;
+		rec->targets[n].phase = ledger->phase;
 		n++;
 	}
 
@@ -439,11 +437,11 @@ capq_ring_fail(uint64 pos, int32 error_code, const char *message,
 	rec->error_code = error_code;
 	for (int i = 0; i < rec->ntargets; i++)
 	{
-		CapqSlot   *slot = active_target_slot(&rec->targets[i]);
+		CapqLedger *ledger = accepting_ledger(&rec->targets[i]);
 
 		targets[ntargets++] = rec->targets[i];
-		if (slot != NULL)
-			slot->failed++;
+		if (ledger != NULL)
+			ledger->failed++;
 	}
 
 	/* the statement's record may be evicted here: its targets are copied */
@@ -498,14 +496,14 @@ capq_ring_retract(uint64 pos, CapqKind kind, const CapqTarget *targets,
 			rec->flags |= CAPQ_FLAG_RETRACTED;
 			for (int i = 0; i < rec->ntargets; i++)
 			{
-				CapqSlot   *slot = &s->slots[rec->targets[i].slot];
+				CapqLedger *ledger = &s->ledgers[rec->targets[i].slot];
 
-				if (slot->capture_id != rec->targets[i].capture_id)
+				if (ledger->capture_id != rec->targets[i].capture_id)
 					continue;
-				slot->statements--;
-				slot->kind_counts[rec->kind]--;
+				ledger->statements--;
+				ledger->kind_counts[rec->kind]--;
 				if (rec->flags & CAPQ_FLAG_FAILED)
-					slot->failed--;
+					ledger->failed--;
 			}
 		}
 	}
@@ -513,25 +511,29 @@ capq_ring_retract(uint64 pos, CapqKind kind, const CapqTarget *targets,
 	{
 		for (int i = 0; i < ntargets; i++)
 		{
-			CapqSlot   *slot = &s->slots[targets[i].slot];
+			CapqLedger *ledger = &s->ledgers[targets[i].slot];
 
-			if (slot->capture_id != targets[i].capture_id ||
-				slot->first_pos > pos ||
-				(slot->end_pos != CAPQ_NO_POS && slot->end_pos <= pos) ||
-				slot->statements == 0 || slot->lost == 0)
+			if (ledger->capture_id != targets[i].capture_id ||
+				ledger->first_pos > pos ||
+				(ledger->end_pos != CAPQ_NO_POS && ledger->end_pos <= pos) ||
+				ledger->statements == 0 || ledger->lost == 0)
 				continue;
-			slot->statements--;
-			slot->kind_counts[kind]--;
-			slot->lost--;
+			ledger->statements--;
+			ledger->kind_counts[kind]--;
+			ledger->lost--;
 		}
 	}
 	capq_unlock();
 }
 
-/* Empty the ring; positions keep growing so stale ones stay invalid. */
+/*
+ * Empty the ring and forget every capture's ledger (capq_reset, lock held
+ * exclusively); positions keep growing so stale ones stay invalid.
+ */
 void
 capq_ring_clear(void)
 {
+	memset(capq_shared->ledgers, 0, capq_shared->nslots * sizeof(CapqLedger));
 	capq_shared->tail = capq_shared->head;
 }
 

@@ -2,7 +2,7 @@
  *
  * ring.h
  *		The capture ring: one buffer of variable-length records that every
- *		capturing backend appends to, and the capture slots beside it.
+ *		capturing backend appends to, and its ledger of each capture.
  *
  * The layout, the locking protocol and the accounting of overwritten
  * records are described at the top of ring.c.
@@ -52,7 +52,8 @@ typedef enum CapqRecordType
 typedef struct CapqTarget
 {
 	uint64		capture_id;		/* the capture's id */
-	int32		slot;			/* index into the slot array */
+	int32		slot;			/* its slot number: index of the ring's
+								 * ledgers and of capture.c's slots */
 	int32		phase;			/* the capture's phase when appended */
 } CapqTarget;
 
@@ -120,35 +121,25 @@ capq_record_error(CapqRecord *rec)
 	return capq_record_params(rec) + rec->params_len;
 }
 
-/* Capture slot states */
-typedef enum CapqSlotState
+/*
+ * The ring's account of one capture, by slot number: whether appends still
+ * count in it, the phase they are stamped with, the span of ring it covers
+ * and what it counted.  The capture layer keeps the rest of a capture (its
+ * owner, scope, label: capture.h) in the slot of the same number.  Both are
+ * protected by the ring lock.
+ */
+typedef struct CapqLedger
 {
-	CAPQ_SLOT_FREE = 0,
-	CAPQ_SLOT_ACTIVE,
-	CAPQ_SLOT_ENDED
-} CapqSlotState;
-
-/* A capture session. Protected by the ring lock. */
-typedef struct CapqSlot
-{
-	uint64		capture_id;		/* 0 when free */
-	CapqSlotState state;
-	CapqScope	scope;
-	CapqPlans	plans;
-	int32		owner_pid;		/* backend that began it */
-	Oid			owner_userid;	/* role that began it */
-	Oid			dbid;			/* database it was begun in */
+	uint64		capture_id;		/* 0 when the slot is free */
+	bool		accepting;		/* active: appends count in it */
 	int32		phase;			/* current phase, from 1 */
-	uint64		first_pos;		/* ring position when it began */
+	uint64		first_pos;		/* ring head when it began */
 	uint64		end_pos;		/* ring head when it ended; 0 while active */
-	uint64		end_order;		/* when ended: oldest is reused first */
-	bool		owner_reads;	/* ended, and still its owner's latest */
 	uint64		statements;		/* counted statements, all kinds */
 	uint64		kind_counts[CAPQ_NUM_KINDS];	/* per kind */
 	uint64		failed;			/* counted statements that failed */
 	uint64		lost;			/* counted statements overwritten */
-	char		label[NAMEDATALEN];	/* "" when none */
-} CapqSlot;
+} CapqLedger;
 
 /*
  * What a statement's end adds to its record.  A backend publishes these in
@@ -176,9 +167,10 @@ typedef struct CapqFinishQueue
 } CapqFinishQueue;
 
 /*
- * The whole shared state: control fields, then the slot array, the finish
- * queues (one per PGPROC), then the ring bytes.  In a backend that did not preload capquery the same struct
- * lives in backend-local memory, with lock == NULL.
+ * The ring's shared state: control fields, then the ledgers, the finish
+ * queues (one per PGPROC), then the ring bytes.  In a backend that did not
+ * preload capquery the same struct lives in backend-local memory, with
+ * lock == NULL.  The lock also protects the capture slots (capture.h).
  */
 typedef struct CapqShared
 {
@@ -186,10 +178,8 @@ typedef struct CapqShared
 	pg_atomic_uint64 generation;	/* bumped when active captures change */
 	pg_atomic_uint32 appenders_waiting;	/* appends waiting for the lock:
 										 * readers step aside for them */
-	uint64		next_capture_id;	/* ids handed out by capq_begin */
-	uint64		end_counter;	/* orders ended captures */
-	int			nslots;			/* entries in slots[] */
-	CapqSlot   *slots;			/* the capture slots */
+	int			nslots;			/* entries in ledgers[]: capture slots */
+	CapqLedger *ledgers;		/* by slot number */
 	int			nqueues;		/* entries in queues[] */
 	CapqFinishQueue *queues;	/* per backend, by pgprocno */
 	uint64		ring_size;		/* bytes of ring data, MAXALIGN'd */
