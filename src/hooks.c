@@ -15,32 +15,36 @@
  * its kind), PREPARE (like a protocol Parse), FETCH, MOVE and CLOSE are not
  * recorded at all.
  *
- * Nesting is counted as pg_stat_statements does: ExecutorRun,
- * ExecutorFinish and ProcessUtility raise it around the standard call, and
- * put it back on the way out or in PG_CATCH, whatever happens.  The PG_CATCH
- * blocks (and the one around a captured statement's ExecutorStart) also hand
- * the error to failures.c, which records it on the failing statement.
- * Unlike pg_stat_statements 15,
- * it also covers what runs before a statement starts or after it ended,
- * on its behalf:
+ * Nesting.  nesting_level counts the executor, utility and planner calls
+ * running now: each raises it on the way in and lowers it on the way out,
+ * as pg_stat_statements counts.  Beyond pg_stat_statements 15 it covers
+ * what runs on a statement's behalf before it starts or after it ended:
  * - planning: constant folding evaluates an IMMUTABLE function called with
  *   constants, its statements included, so the planner hook raises it;
  * - EXECUTE's arguments, evaluated before its prepared statement starts: it
  *   is raised until that statement starts (at the EXECUTE's own level);
- * - while capturing, an executor started at level 0 outside any portal
- *   (deferred triggers at commit, a domain check in the protocol's Bind):
- *   it is raised from that executor's start to its end.
+ * - an executor started at level 0 outside any portal (deferred triggers
+ *   at commit, a domain check in the protocol's Bind) runs one level down
+ *   (statement_level): derived from ActivePortal, nothing to remember.
  *
- * One exception keeps the hooks to a few branches when nothing is
- * captured: ExecutorRun and ExecutorFinish then skip PG_TRY (a sigsetjmp,
- * most of their cost), and the planner, and an executor outside any
- * portal, never use it (no recorded statement runs at the level they
- * raise); an error that escapes them is repaired where it is caught -- by
- * the enclosing PG_CATCH (which restores the level it saved, not one less),
- * by the subtransaction abort that catches it (which restores the level
- * saved when the subtransaction began), or by the transaction abort that
- * ends the statement (which restores the level of the innermost protected
- * call still running, 0 at top level).
+ * Errors.  An error that escapes a call leaves the level raised, and no
+ * PG_CATCH or PG_FINALLY here repairs it; one mechanism does, because
+ * PostgreSQL resumes after an error only through the abort of the
+ * (sub)transaction that catches it.  A subtransaction begins and aborts in
+ * the frame that catches (a PL/pgSQL exception block, a savepoint at the top
+ * level): its abort puts the level back to where the subtransaction began.
+ * A transaction that aborts with no portal running was caught at the top
+ * level: its abort puts the level back to 0.  A transaction that aborts
+ * inside a running portal is a procedure's ROLLBACK (or its failed COMMIT,
+ * whose error goes on up to the top level): the calls around it still run,
+ * and the level is left alone.  So the hooks need PG_TRY only to attribute
+ * an error to the statement it ends, and nothing when nothing is captured.
+ *
+ * Open statements end with their executor: a recorded statement registers
+ * a reset callback on its executor's memory, which goes at ExecutorEnd or,
+ * when an error abandons the statement, with the portal or SPI call it ran
+ * in, at the abort.  Nothing else forgets them, and none outlives its
+ * executor.
  *
  *-------------------------------------------------------------------------
  */
@@ -79,11 +83,8 @@ static planner_hook_type prev_planner = NULL;
 
 /*---- Local state ----*/
 
-/* current nesting level of executor and utility calls */
+/* current nesting level of executor, utility and planner calls */
 static int	nesting_level = 0;
-
-/* the level inside the innermost call guarded by PG_TRY, 0 when none */
-static int	protected_level = 0;
 
 /* nesting_level when each open subtransaction began, by its nest level */
 static int *subxact_levels = NULL;
@@ -95,7 +96,6 @@ typedef struct OpenStatement
 	QueryDesc  *query_desc;		/* identifies it until ExecutorEnd */
 	uint64		pos;			/* its ring record */
 	CapqKind	kind;			/* its kind, for retracting it once evicted */
-	int			xact_level;		/* subtransaction it started in */
 	CapqPlans	plans;			/* plan to capture at its end */
 	uint64		rows;			/* es_processed summed over ExecutorRun calls */
 	instr_time	start;			/* for its duration */
@@ -139,8 +139,15 @@ typedef struct TransparentUtility
 
 static TransparentUtility transparent = {-1};
 
-/* the executor started outside any portal, one level down until its end */
-static QueryDesc *outside_portal = NULL;
+/*
+ * Registered on a recorded statement's executor memory: when that memory
+ * goes, the statement is no longer open (see the file header).
+ */
+typedef struct OpenStatementGuard
+{
+	MemoryContextCallback callback;
+	uint64		pos;			/* the statement's ring record */
+} OpenStatementGuard;
 
 /* scratch memory for parameter output functions, reset after each use */
 static MemoryContext scratch_context = NULL;
@@ -421,6 +428,69 @@ find_open(QueryDesc *queryDesc)
 	return -1;
 }
 
+/* The statement at open_statements[i] is no longer open. */
+static void
+forget_open(int i)
+{
+	num_open--;
+	memmove(&open_statements[i], &open_statements[i + 1],
+			(num_open - i) * sizeof(OpenStatement));
+}
+
+/* Reset callback of a recorded statement's executor memory. */
+static void
+open_statement_memory_gone(void *arg)
+{
+	uint64		pos = ((OpenStatementGuard *) arg)->pos;
+
+	for (int i = num_open - 1; i >= 0; i--)
+	{
+		if (open_statements[i].pos == pos)
+		{
+			forget_open(i);
+			break;
+		}
+	}
+}
+
+/*
+ * The open statement of queryDesc, just started, stays open as long as its
+ * executor's memory: ExecutorEnd frees it after ending the statement; an
+ * abort that abandons the statement frees it with the portal or SPI call.
+ */
+static void
+guard_open_statement(QueryDesc *queryDesc)
+{
+	int			i = find_open(queryDesc);
+	OpenStatementGuard *guard;
+
+	if (i < 0 || queryDesc->estate == NULL)
+		return;
+	guard = MemoryContextAlloc(queryDesc->estate->es_query_cxt,
+							   sizeof(OpenStatementGuard));
+	guard->pos = open_statements[i].pos;
+	guard->callback.func = open_statement_memory_gone;
+	guard->callback.arg = guard;
+	MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt,
+									   &guard->callback);
+}
+
+/*
+ * The level of a statement starting now at nesting_level "level".  An
+ * executor or utility call at level 0 outside any portal does not run a
+ * client's statement (they all run in portals) but works on behalf of one:
+ * a deferred trigger or constraint check firing at commit, or a domain's
+ * CHECK on a parameter the extended protocol's Bind converts.  It is one
+ * level down.  (Planning is the exception: a client's statement is
+ * planned before its portal starts, so the planner hook counts from the
+ * level itself.)
+ */
+static inline int
+statement_level(int level)
+{
+	return level == 0 && ActivePortal == NULL ? 1 : level;
+}
+
 /*---- Statements that call capq_* directly ----*/
 
 /* Does an expression call a capq_* function? */
@@ -501,9 +571,9 @@ calls_capq_directly(PlannedStmt *pstmt, const char *text, int len)
 	return plan_calls_capq(pstmt->planTree);
 }
 
-/* Record an executor statement when it starts. */
+/* Record an executor statement when it starts, at "level". */
 static void
-record_executor_start(QueryDesc *queryDesc)
+record_executor_start(QueryDesc *queryDesc, int level)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
 	CapqRecordParts parts;
@@ -515,15 +585,15 @@ record_executor_start(QueryDesc *queryDesc)
 	uint64		pos;
 	CapqStrictMark strict = {0};
 
-	if (transparent.level == nesting_level && transparent.called_capq)
+	if (transparent.level == level && transparent.called_capq)
 		return;
 
 	memset(&parts, 0, sizeof(parts));
 	parts.type = CAPQ_REC_STATEMENT;
 	parts.kind = executor_kind(queryDesc->operation);
-	parts.nesting = nesting_level;
+	parts.nesting = level;
 
-	if (transparent.level == nesting_level && !transparent.is_execute)
+	if (transparent.level == level && !transparent.is_execute)
 		text = statement_span(transparent.source, transparent.location,
 							  transparent.len,
 							  &text_len);
@@ -541,7 +611,7 @@ record_executor_start(QueryDesc *queryDesc)
 	pos = append_statement(&parts);
 	if (scratch_context != NULL && parts.params != NULL)
 		MemoryContextReset(scratch_context);
-	if (nesting_level == 0)
+	if (level == 0)
 		capq_failure_note_statement(text + text_len);
 	if (pos == CAPQ_NO_POS)
 		return;
@@ -562,7 +632,6 @@ record_executor_start(QueryDesc *queryDesc)
 	open->query_desc = queryDesc;
 	open->pos = pos;
 	open->kind = parts.kind;
-	open->xact_level = GetCurrentTransactionNestLevel();
 	open->plans = capq_plans_wanted;
 	open->rows = 0;
 	open->strict = strict;
@@ -592,11 +661,12 @@ failed_while_running(QueryDesc *queryDesc)
 /*
  * Record a starting statement, prepare its plan if one is wanted, and
  * start it: a failure to start (permissions, locks) is the statement's.
+ * Once started, it stays open as long as its executor (guard_open_statement).
  */
 static pg_noinline void
-capture_executor_start(QueryDesc *queryDesc, int eflags)
+capture_executor_start(QueryDesc *queryDesc, int eflags, int level)
 {
-	record_executor_start(queryDesc);
+	record_executor_start(queryDesc, level);
 	if (capq_plans_wanted != CAPQ_PLANS_OFF)
 		capq_plan_prepare(queryDesc, capq_plans_wanted);
 
@@ -606,10 +676,15 @@ capture_executor_start(QueryDesc *queryDesc, int eflags)
 	}
 	PG_CATCH();
 	{
+		int			i = find_open(queryDesc);
+
 		failed_while_running(queryDesc);
+		if (i >= 0)
+			forget_open(i);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	guard_open_statement(queryDesc);
 }
 
 /*
@@ -629,23 +704,7 @@ leave_execute_arguments(void)
 	{
 		transparent.in_arguments = false;
 		nesting_level = transparent.level;
-		protected_level = transparent.level;
 	}
-}
-
-/*
- * An executor started at the top level outside any portal does not run a
- * client's statement (they all run in portals) but works on behalf of one:
- * a deferred trigger or constraint check firing at commit, or a domain's
- * CHECK on a parameter the extended protocol's Bind converts.  It is one
- * level down, from its start to its end.  Only while capturing: nothing
- * else depends on the level.
- */
-static pg_noinline void
-enter_outside_portal(QueryDesc *queryDesc)
-{
-	outside_portal = queryDesc;
-	nesting_level = 1;
 }
 
 /* ExecutorStart hook: record the statement if a capture wants it. */
@@ -656,12 +715,12 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		leave_execute_arguments();
 	if (capq_active_targets() > 0)
 	{
-		if (nesting_level == 0 && ActivePortal == NULL)
-			enter_outside_portal(queryDesc);
-		if (level_tracked(nesting_level) &&
+		int			level = statement_level(nesting_level);
+
+		if (level_tracked(level) &&
 			(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
 		{
-			capture_executor_start(queryDesc, eflags);
+			capture_executor_start(queryDesc, eflags, level);
 			return;
 		}
 	}
@@ -669,8 +728,8 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 /*
- * Around a nested executor call at "level": remember which recorded
- * statement runs there (for retraction), and count the nesting.
+ * Around a nested executor call: remember which recorded statement runs at
+ * its level (for retraction), and count the nesting.
  */
 static inline void
 enter_level(QueryDesc *queryDesc, int level)
@@ -682,23 +741,20 @@ enter_level(QueryDesc *queryDesc, int level)
 	else
 		running_set(level, CAPQ_NO_POS, CAPQ_KIND_SELECT);
 	nesting_level = level + 1;
-	protected_level = level + 1;
 }
 
 static inline void
-leave_level(int level, int saved_protected_level)
+leave_level(int saved_level, int level)
 {
-	nesting_level = level;
-	protected_level = saved_protected_level;
+	nesting_level = saved_level;
 	running[level] = CAPQ_NO_POS;
 }
 
 /*
  * Nothing to remember at this level: no recorded statement is open, so
  * none is running here to be retracted or to add up rows.  Then the nesting
- * is counted without PG_TRY (see the file header for how an error is
- * repaired).  Statements nested below are still recorded if a capture
- * wants them: ExecutorStart decides that.
+ * is counted without PG_TRY.  Statements nested below are still recorded
+ * if a capture wants them: ExecutorStart decides that.
  */
 static inline bool
 level_is_quiet(void)
@@ -725,13 +781,16 @@ persists_from_start(QueryDesc *queryDesc)
 		queryDesc->dest != NULL && queryDesc->dest->mydest == DestTuplestore;
 }
 
-/* ExecutorRun with PG_TRY, for when something here is captured. */
+/*
+ * ExecutorRun with PG_TRY, for when something here is captured: an error
+ * ends the statement that runs here.
+ */
 static pg_noinline void
 run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			  bool execute_once)
 {
-	int			level = nesting_level;
-	int			saved_protected_level = protected_level;
+	int			saved_level = nesting_level;
+	volatile int level = statement_level(saved_level);
 	bool		from_start = persists_from_start(queryDesc);
 
 	enter_level(queryDesc, level);
@@ -744,12 +803,11 @@ run_protected(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_CATCH();
 	{
-		leave_level(level, saved_protected_level);
 		failed_while_running(queryDesc);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	leave_level(level, saved_protected_level);
+	leave_level(saved_level, level);
 
 	if (num_open > 0)
 	{
@@ -770,27 +828,27 @@ static void
 capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 				 bool execute_once)
 {
-	int			level = nesting_level;
+	int			saved_level = nesting_level;
 
 	if (!level_is_quiet())
 	{
 		run_protected(queryDesc, direction, count, execute_once);
 		return;
 	}
-	nesting_level = level + 1;
+	nesting_level = statement_level(saved_level) + 1;
 	if (prev_ExecutorRun)
 		prev_ExecutorRun(queryDesc, direction, count, execute_once);
 	else
 		standard_ExecutorRun(queryDesc, direction, count, execute_once);
-	nesting_level = level;
+	nesting_level = saved_level;
 }
 
 /* ExecutorFinish with PG_TRY, for when something here is captured. */
 static pg_noinline void
 finish_protected(QueryDesc *queryDesc)
 {
-	int			level = nesting_level;
-	int			saved_protected_level = protected_level;
+	int			saved_level = nesting_level;
+	volatile int level = statement_level(saved_level);
 
 	enter_level(queryDesc, level);
 	PG_TRY();
@@ -802,31 +860,30 @@ finish_protected(QueryDesc *queryDesc)
 	}
 	PG_CATCH();
 	{
-		leave_level(level, saved_protected_level);
 		failed_while_running(queryDesc);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	leave_level(level, saved_protected_level);
+	leave_level(saved_level, level);
 }
 
 /* ExecutorFinish hook: AFTER triggers run here, so count nesting too. */
 static void
 capq_ExecutorFinish(QueryDesc *queryDesc)
 {
-	int			level = nesting_level;
+	int			saved_level = nesting_level;
 
 	if (!level_is_quiet())
 	{
 		finish_protected(queryDesc);
 		return;
 	}
-	nesting_level = level + 1;
+	nesting_level = statement_level(saved_level) + 1;
 	if (prev_ExecutorFinish)
 		prev_ExecutorFinish(queryDesc);
 	else
 		standard_ExecutorFinish(queryDesc);
-	nesting_level = level;
+	nesting_level = saved_level;
 }
 
 /* Fill in rows, duration and plan of a recorded statement that ends. */
@@ -845,8 +902,7 @@ finish_open_statement(QueryDesc *queryDesc)
 	if (open->plans != CAPQ_PLANS_OFF)
 		capq_plan_record(queryDesc, open->pos, open->plans);
 	capq_ring_finish(open->pos, open->rows, INSTR_TIME_GET_MICROSEC(duration));
-	num_open--;
-	memmove(open, open + 1, (num_open - i) * sizeof(OpenStatement));
+	forget_open(i);
 }
 
 static inline void
@@ -858,31 +914,13 @@ call_executor_end(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
-/*
- * A statement ends: complete its record, if it has one, and come back up
- * from an executor started outside any portal.
- */
-static pg_noinline void
-end_statement(QueryDesc *queryDesc)
-{
-	if (num_open > 0)
-		finish_open_statement(queryDesc);
-	if (queryDesc == outside_portal && nesting_level == 1)
-	{
-		outside_portal = NULL;
-		nesting_level = 0;
-	}
-	call_executor_end(queryDesc);
-}
-
 /* ExecutorEnd hook: complete the statement's record, if it has one. */
 static void
 capq_ExecutorEnd(QueryDesc *queryDesc)
 {
-	if (unlikely(num_open > 0 || outside_portal != NULL))
-		end_statement(queryDesc);
-	else
-		call_executor_end(queryDesc);
+	if (unlikely(num_open > 0))
+		finish_open_statement(queryDesc);
+	call_executor_end(queryDesc);
 }
 
 /* Utility statements that stand for an executor statement, or nothing. */
@@ -923,8 +961,8 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 							DestReceiver *dest, QueryCompletion *qc)
 {
 	TransparentUtility saved = transparent;
-	int			level = nesting_level;
-	int			saved_protected_level = protected_level;
+	int			saved_level = nesting_level;
+	int			level = statement_level(saved_level);
 
 	transparent.level = level;
 	transparent.is_execute = IsA(pstmt->utilityStmt, ExecuteStmt);
@@ -935,10 +973,7 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 	transparent.location = pstmt->stmt_location;
 	transparent.len = pstmt->stmt_len;
 	if (transparent.is_execute)
-	{
 		nesting_level = level + 1;
-		protected_level = level + 1;
-	}
 	PG_TRY();
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -946,11 +981,11 @@ process_transparent_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
+		/* which EXECUTE runs is this frame's to say, error or not */
 		transparent = saved;
-		nesting_level = level;
-		protected_level = saved_protected_level;
 	}
 	PG_END_TRY();
+	nesting_level = saved_level;
 }
 
 /* Record a utility or transaction statement, and run it a level down. */
@@ -961,8 +996,8 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 				DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	int			level = nesting_level;
-	int			saved_protected_level = protected_level;
+	int			saved_level = nesting_level;
+	volatile int level = statement_level(saved_level);
 	volatile uint64 pos = CAPQ_NO_POS;	/* read after PG_TRY */
 	CapqKind	kind = CAPQ_KIND_UTILITY;
 	instr_time	start;
@@ -991,7 +1026,6 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	running_set(level, pos, kind);
 	nesting_level = level + 1;
-	protected_level = level + 1;
 	PG_TRY();
 	{
 		call_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -999,12 +1033,11 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_CATCH();
 	{
-		leave_level(level, saved_protected_level);
 		capq_failure_while_running(pos);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	leave_level(level, saved_protected_level);
+	leave_level(saved_level, level);
 
 	if (pos != CAPQ_NO_POS)
 	{
@@ -1075,11 +1108,15 @@ capq_planner(Query *parse, const char *query_string, int cursorOptions,
 	return result;
 }
 
-/*---- Transaction boundaries ----*/
+/*---- Transaction boundaries: where an error's unwinding ends ----*/
 
-/* Forget what was running above level (its calls were unwound). */
+/*
+ * The calls above level were abandoned by an error that a (sub)transaction
+ * abort now recovers from: this is the one place the level goes down
+ * without the call that raised it (see the file header).
+ */
 static void
-reset_levels_above(int level)
+unwind_to_level(int level)
 {
 	nesting_level = level;
 	for (int l = level; l < max_running; l++)
@@ -1087,38 +1124,26 @@ reset_levels_above(int level)
 }
 
 /*
- * Every executor state is gone when a transaction ends (portals are closed
- * or persisted by then), so open statements are forgotten.  An abort also
- * repairs the nesting level that unprotected calls may have left raised:
- * back to the innermost protected call still running (a procedure that
- * rolls back keeps running), 0 at top level.
+ * A transaction aborts.  With no portal running, the top level caught an
+ * error (or ended a failed transaction block): nothing runs any more.
+ * Inside a running portal it is a procedure's ROLLBACK, or its COMMIT that
+ * failed and whose error goes on up to the top level: the procedure's calls
+ * still run, so the level stays.
  */
 static void
 capq_xact_callback(XactEvent event, void *arg)
 {
-	switch (event)
-	{
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			reset_levels_above(protected_level);
-			num_open = 0;
-			outside_portal = NULL;
-			capq_failure_forget();
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PREPARE:
-			num_open = 0;
-			break;
-		default:
-			break;
-	}
+	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (ActivePortal == NULL)
+		unwind_to_level(0);
+	capq_failure_forget();
 }
 
 /*
- * A subtransaction remembers the nesting level it began at; when it aborts
- * (an exception block caught an error), that level is restored and the
- * statements it opened are forgotten.
+ * A subtransaction begins and aborts in the frame that catches an error in
+ * it (a PL/pgSQL exception block, ROLLBACK TO SAVEPOINT at the top level),
+ * so its abort puts the level back to where it began.
  */
 static void
 capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -1143,12 +1168,7 @@ capq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		capq_failure_forget();
 		if (xact_level < max_subxact_levels)
-			reset_levels_above(subxact_levels[xact_level]);
-		if (nesting_level == 0)
-			outside_portal = NULL;
-		while (num_open > 0 &&
-			   open_statements[num_open - 1].xact_level >= xact_level)
-			num_open--;
+			unwind_to_level(subxact_levels[xact_level]);
 	}
 }
 
