@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * capq_types.h
- *		The small types every layer of capquery shares: statement kinds,
- *		scopes, plans settings, the track setting, and their names.
+ *		The small types every layer of capquery shares: statement kinds and
+ *		their names, the track setting, the visibility attribute.
  *
  * A leaf: it includes nothing of capquery's, so the ring (the lowest
  * layer) and everything above can use it.  The names are the contract's
@@ -49,29 +49,9 @@ typedef enum CapqTrack
  */
 #define CAPQ_INTERNAL __attribute__((visibility("hidden")))
 
-/* which sessions a capture takes statements from */
-typedef enum CapqScope
-{
-	CAPQ_SCOPE_BACKEND = 0,
-	CAPQ_SCOPE_DATABASE,
-	CAPQ_SCOPE_ALL,
-	CAPQ_NUM_SCOPES
-} CapqScope;
-
-typedef enum CapqPlans
-{
-	CAPQ_PLANS_OFF = 0,
-	CAPQ_PLANS_ON,
-	CAPQ_PLANS_ANALYZE,
-	CAPQ_NUM_PLANS
-} CapqPlans;
-
 /*---- Names (names.c): the contract's spellings, indexed by the enums ----*/
 extern const char *const capq_kind_names[CAPQ_NUM_FILTERS];
-extern const char *const capq_scope_names[CAPQ_NUM_SCOPES];
-extern const char *const capq_plans_names[CAPQ_NUM_PLANS];
 extern const char *capq_kind_name(CapqKind kind);
-extern const char *capq_scope_name(CapqScope scope);
 extern int	capq_name_index(const char *const *names, int n, const char *name);
 
 #endif							/* CAPQ_TYPES_H */

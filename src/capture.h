@@ -13,6 +13,31 @@
 
 #include "ring.h"
 
+/*---- What capq_begin() asks for ----*/
+
+/* which sessions a capture takes statements from */
+typedef enum CapqScope
+{
+	CAPQ_SCOPE_BACKEND = 0,
+	CAPQ_SCOPE_DATABASE,
+	CAPQ_SCOPE_ALL,
+	CAPQ_NUM_SCOPES
+} CapqScope;
+
+/* whether a capture keeps plans, and with run-time figures */
+typedef enum CapqPlans
+{
+	CAPQ_PLANS_OFF = 0,
+	CAPQ_PLANS_ON,
+	CAPQ_PLANS_ANALYZE,
+	CAPQ_NUM_PLANS
+} CapqPlans;
+
+/* the contract's spellings, indexed by the enums (names.c) */
+extern const char *const capq_scope_names[CAPQ_NUM_SCOPES];
+extern const char *const capq_plans_names[CAPQ_NUM_PLANS];
+extern const char *capq_scope_name(CapqScope scope);
+
 /*---- Capture slots (shared, under the ring lock) ----*/
 
 typedef enum CapqSlotState

@@ -8,7 +8,7 @@
  */
 #include "postgres.h"
 
-#include "capq_types.h"
+#include "capture.h"
 
 /* the kinds, then the 'error' filter (CAPQ_FILTER_ERROR) */
 const char *const capq_kind_names[CAPQ_NUM_FILTERS] = {

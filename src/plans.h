@@ -10,7 +10,7 @@
 
 #include "executor/execdesc.h"
 
-#include "ring.h"
+#include "capture.h"
 
 extern void capq_plan_prepare(QueryDesc *queryDesc, CapqPlans plans);
 extern void capq_plan_record(QueryDesc *queryDesc, uint64 statement_pos,
