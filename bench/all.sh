@@ -66,7 +66,7 @@ step() {
 }
 
 step workloads workloads.sh WL_N1=${WL_N1:-100} WL_N2=${WL_N2:-300}
-step run run.sh BENCH_N1=${BENCH_N1:-500} BENCH_N2=${BENCH_N2:-1500}
+step run run.sh BENCH_N1=${BENCH_N1:-2000} BENCH_N2=${BENCH_N2:-10000}
 step client_capture client_capture.sh CC_PORT=$((BASE + 3)) CC_PAIRS=${CC_PAIRS:-7}
 step pgbench pgbench_scope_all.sh BENCH_PORT=$BASE ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-5}
 step readers_writers readers_writers.sh RW_PORT=$((BASE + 1))
