@@ -19,8 +19,9 @@
  * The second pass copies a chunk of statements at a time, each with its
  * plan and error message read from where the first pass found them (still
  * in the ring: they follow the statement being copied), and hands them out
- * one by one; the next chunk reuses the memory.  So a read holds one
- * chunk, whatever the size of the capture, and what its reader keeps.
+ * one by one; the next chunk reuses the memory.  So, whatever the size of
+ * the capture, a read holds one chunk, the phase names, and 16 bytes per
+ * plan or error message its reader wants; the reader keeps what it needs.
  *
  *-------------------------------------------------------------------------
  */
@@ -127,6 +128,17 @@ recheck_not_lost(CapqReader *rd)
 	capq_check_not_lost(&rd->slot);
 }
 
+/* Note where a PLAN or ERROR record is, and the statement it names. */
+static void
+add_ref(CapqReadRef **refs, Size *n, Size *max, const CapqRecord *rec,
+		uint64 pos)
+{
+	GROW(*refs, *n, *max, CapqReadRef);
+	(*refs)[*n].ref = rec->ref;
+	(*refs)[*n].pos = pos;
+	(*n)++;
+}
+
 /*
  * The first pass: phase names, the earliest start time, and where the
  * plans and error messages wanted are.  Under the shared lock a chunk at a
@@ -178,18 +190,12 @@ scan_attachments(CapqReader *rd)
 					rd->nphases++;
 					break;
 				case CAPQ_REC_PLAN:
-					if ((rd->wants & CAPQ_READ_PLANS) == 0)
-						break;
-					GROW(rd->plans, rd->nplans, maxplans, CapqReadRef);
-					rd->plans[rd->nplans].ref = rec->ref;
-					rd->plans[rd->nplans++].pos = rec_pos;
+					if (rd->wants & CAPQ_READ_PLANS)
+						add_ref(&rd->plans, &rd->nplans, &maxplans, rec, rec_pos);
 					break;
 				case CAPQ_REC_ERROR:
-					if ((rd->wants & CAPQ_READ_ERRORS) == 0)
-						break;
-					GROW(rd->errors, rd->nerrors, maxerrors, CapqReadRef);
-					rd->errors[rd->nerrors].ref = rec->ref;
-					rd->errors[rd->nerrors++].pos = rec_pos;
+					if (rd->wants & CAPQ_READ_ERRORS)
+						add_ref(&rd->errors, &rd->nerrors, &maxerrors, rec, rec_pos);
 					break;
 				case CAPQ_REC_PAD:
 					break;
@@ -479,14 +485,8 @@ void
 capq_read_close(CapqReader *rd)
 {
 	MemoryContextDelete(rd->context);
-	rd->context = NULL;
-	rd->chunk = NULL;
+	rd->context = rd->chunk = NULL;
 	rd->entries = NULL;
-	rd->phases = NULL;
-	rd->plans = NULL;
-	rd->errors = NULL;
-	rd->nentries = rd->nphases = 0;
-	rd->nplans = rd->nerrors = 0;
-	rd->at_end = true;
-	rd->checked = true;
+	rd->nentries = rd->next_entry = 0;
+	rd->at_end = rd->checked = true;	/* capq_read_next returns NULL */
 }
