@@ -5,8 +5,9 @@
  *		and the numbered statement lists of assertion messages.
  *
  * Almost everything here runs at read time, in the reading backend, on
- * copies made by reader.c, one statement at a time.  One function is on a hook's path:
- * capq_params_append builds a statement's parameter blob at executor start.
+ * copies made by reader.c, one statement at a time.  One function is on a
+ * hook's path: capq_params_append builds a statement's parameter blob at
+ * executor start.
  *
  *-------------------------------------------------------------------------
  */

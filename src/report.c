@@ -18,7 +18,9 @@
  * Markdown punctuation and code fences; control characters in text), and
  * every text, parameter, plan and error goes through the privilege masking
  * of render.c.  Work is bounded per entry, items listed are bounded (see
- * report.h), and the whole document is built in one StringInfo.
+ * report.h), and the whole document is built in one StringInfo.  The
+ * capture is read once, a chunk at a time: what the report keeps is its
+ * shapes and what it shows of the statements it lists.
  *
  *-------------------------------------------------------------------------
  */
