@@ -2,8 +2,12 @@
 # bench/million.sh: every reader on a capture of a million statements (a
 # benchmark, not a test: it takes minutes).  Each reader must complete (no
 # "invalid memory alloc request size", no crash) with memory bounded by its
-# output: the table shows its time and the reading backend's peak resident
-# memory (VmHWM, a fresh session per reader).
+# output: the table shows its time and, for the reading backend (a fresh
+# session per reader), its peak resident memory (VmHWM, which counts the
+# pages of the shared ring it read too) and its peak backend-local memory:
+# RssAnon (private anonymous pages: palloc'd memory, not the ring), sampled
+# every 10 ms by bench/rss_sampler.sh while the reader runs, less what the
+# idle session held before.
 #
 # A throwaway server (port MILLION_PORT, default 55954; capquery.buffer_size
 # 1GB) holds a scope 'all' capture while pgbench -M simple sends
@@ -74,27 +78,34 @@ say "million: captured $captured statements (lost $lost) in $(( $(date +%s) - t0
 
 report "## Reading a capture of a million statements ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 report ""
-report "PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), \`bash bench/million.sh\`: $captured statements captured with scope 'all' from pgbench -M simple (every text distinct), $lost lost.  Each reader in a fresh session; peak memory is the reading backend's VmHWM (which counts the pages of the shared ring it read, too)."
+report "PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), \`bash bench/million.sh\`: $captured statements captured with scope 'all' from pgbench -M simple (every text distinct), $lost lost.  Each reader in a fresh session. VmHWM is the reading backend's peak resident memory, which counts the pages of the shared ring it read too; local peak is its peak RssAnon (private memory, sampled every 10 ms) less the idle session's."
 report ""
-report "| reader | result | ms | backend peak memory (MB) |"
-report "|---|---|---:|---:|"
+report "| reader | result | ms | VmHWM (MB) | local peak (MB) |"
+report "|---|---|---:|---:|---:|"
 for sql in "SELECT count(*) FROM capq_queries($cap)" \
            "SELECT count(*) FROM capq_summary($cap)" \
            "SELECT length(capq_snapshot($cap))" \
            "SELECT capq_assert_no_repeats(1000000, $cap)" \
+           "SELECT length(capq_report($cap, 'html'))" \
            "SELECT capq_count(NULL, $cap)"; do
+  rm -f "$TMP/sampling" "$TMP/anon"
   out=$(psql_ -At <<EOF 2>&1 || true
 SELECT pg_backend_pid() AS pid \gset
 \setenv READER_PID :pid
+\! echo "idle \$(awk '/^RssAnon/ { print \$2 }' /proc/\$READER_PID/status)"
+\! touch $TMP/sampling; $HERE/rss_sampler.sh \$READER_PID $TMP/sampling $TMP/anon >/dev/null 2>&1 &
 \timing on
 $sql;
 \timing off
+\! rm -f $TMP/sampling; while [ ! -s $TMP/anon ]; do sleep 0.01; done; echo "anon \$(cat $TMP/anon)"
 \! grep VmHWM /proc/\$READER_PID/status
 EOF
 )
-  result=$(printf '%s\n' "$out" | grep -v -E '^(Time:|VmHWM)' | head -1)
+  result=$(printf '%s\n' "$out" | grep -v -E '^(Time:|VmHWM|idle |anon )' | head -1)
   ms=$(printf '%s\n' "$out" | awk '/^Time: / { print $2 }')
   mb=$(printf '%s\n' "$out" | awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }')
-  report "| \`$sql\` | ${result:0:60} | ${ms:-failed} | ${mb:-?} |"
+  local_mb=$(printf '%s\n' "$out" | awk '/^idle / { idle = $2 } /^anon / { peak = $2 }
+    END { if (peak != "") printf "%.0f", (peak - idle) / 1024 }')
+  report "| \`$sql\` | ${result:0:60} | ${ms:-failed} | ${mb:-?} | ${local_mb:-?} |"
 done
 echo "results: $RESULTS"

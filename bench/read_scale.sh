@@ -37,7 +37,7 @@ LOG=$OUT/read_scale.log
 GEN=$HERE/gen_realistic.py
 
 READERS=(
-  "queries|SELECT count(*) FROM capq_queries(:cap)|capq_queries|100"
+  "queries|SELECT count(*) FROM capq_queries(:cap)|capq_queries_1_1|100"
   "summary|SELECT count(*) FROM capq_summary(:cap)|capq_summary|250"
   "snapshot|SELECT length(capq_snapshot(:cap))|capq_snapshot|250"
   "no_repeats|SELECT capq_assert_no_repeats(1000000, :cap)|capq_assert_no_repeats|250"
@@ -119,7 +119,7 @@ if ((GRIND > 0)) && command -v valgrind >/dev/null; then
      <"$f.sql" >"$f.stdout" 2>"$f.stderr") ||
     { grep -v '^==' "$f.stderr" | tail -5 >&2; exit 1; }
   cp "$f.out" "$OUT/read_scale.callgrind"
-  callgrind_annotate --inclusive=yes "$f.out" >"$f.annotated" 2>/dev/null
+  callgrind_annotate --inclusive=yes --threshold=100 "$f.out" >"$f.annotated" 2>/dev/null
   for r in "${READERS[@]}"; do
     IFS='|' read -r name _ fn _ <<<"$r"
     IR[$name]=$(awk -v fn="$fn" '{ gsub(",", "", $1) } $0 ~ ":" fn " " || $0 ~ ":" fn "$" { print $1; exit }' "$f.annotated")

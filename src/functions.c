@@ -133,16 +133,17 @@ kind_prefix(bool have_kind, CapqKind kind)
 }
 
 /*
- * The capture a caller means, its texts in this database's encoding (a
- * scope 'all' capture holds text of databases in other encodings).
+ * The capture a caller means, open for reading with the attachments it
+ * wants (CAPQ_READ_*), its texts in this database's encoding (a scope 'all'
+ * capture holds text of databases in other encodings).
  */
-static CapqCapture *
-read_capture(bool have_id, uint64 capture_id)
+static CapqReader *
+read_capture(bool have_id, uint64 capture_id, int wants)
 {
-	CapqCapture *cap = capq_read_capture(have_id, capture_id);
+	CapqReader *rd = capq_read_open(have_id, capture_id, wants);
 
-	capq_capture_to_reader_encoding(cap);
-	return cap;
+	capq_read_in_reader_encoding(rd);
+	return rd;
 }
 
 static uint64
@@ -268,8 +269,20 @@ static void
 count_assertion_failed(const char *expectation, int64 expected,
 					   bool have_kind, CapqKind kind, uint64 captured)
 {
-	CapqCapture *cap = read_capture(false, 0);
-	char	   *repeats = capq_repeated_shapes_hint(cap);
+	CapqReader *rd = read_capture(false, 0, 0);
+	CapqStatementList list;
+	CapqGrouping *gr = capq_repeats_grouping();
+	CapqEntry  *e;
+	char	   *repeats;
+
+	/* one read for both the statement list and the repeated shapes */
+	capq_statement_list_init(&list, have_kind, kind);
+	while ((e = capq_read_next(rd)) != NULL)
+	{
+		capq_statement_list_add(&list, e);
+		capq_grouping_add(gr, e);
+	}
+	repeats = capq_repeated_shapes_hint(gr, rd);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_ASSERT_FAILURE),
@@ -278,7 +291,7 @@ count_assertion_failed(const char *expectation, int64 expected,
 						   (unsigned long) expected,	/* not negative: checked */
 						   expectation, expected, kind_prefix(have_kind, kind),
 						   captured),
-			 errdetail_internal("%s", capq_render_statement_list(cap, have_kind, kind)),
+			 errdetail_internal("%s", capq_statement_list_finish(&list)),
 			 repeats ? errhint("%s", capq_bounded_message(repeats)) : 0));
 }
 
@@ -344,7 +357,7 @@ typedef struct RelationNameEntry
  * relations over and over).
  */
 static Datum
-relations_array(const CapqEntry *e, HTAB *names_by_oid)
+relations_array(const CapqEntry *e, HTAB *names_by_oid, MemoryContext keep)
 {
 	Datum	   *names = palloc(Max(e->nrelations, 1) * sizeof(Datum));
 
@@ -363,10 +376,21 @@ relations_array(const CapqEntry *e, HTAB *names_by_oid)
 				continue;
 			}
 		}
-		names[i] = CStringGetTextDatum(capq_relation_name(e->dbid, e->relations[i],
-														  false));
 		if (entry != NULL)
-			entry->name = names[i];
+		{
+			/* cached names outlive the row */
+			MemoryContext row = MemoryContextSwitchTo(keep);
+
+			entry->name = CStringGetTextDatum(capq_relation_name(e->dbid,
+																 e->relations[i],
+																 false));
+			MemoryContextSwitchTo(row);
+			names[i] = entry->name;
+		}
+		else
+			names[i] = CStringGetTextDatum(capq_relation_name(e->dbid,
+															  e->relations[i],
+															  false));
 	}
 	return PointerGetDatum(construct_array(names, e->nrelations, TEXTOID,
 										   -1, false, TYPALIGN_INT));
@@ -387,7 +411,11 @@ typedef enum CapqQueriesVersion
 #define CAPQ_QUERIES_COLS_V1_1	18	/* + error, error_message, started_at */
 #define CAPQ_QUERIES_COLS		18	/* the most of any version */
 
-/* every captured statement, in order, as the version's columns */
+/*
+ * every captured statement, in order, as the version's columns: rows go to
+ * the tuplestore (which spills past work_mem) as they are read, each built
+ * in a context reset after it, so memory does not grow with the capture
+ */
 static void
 queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 {
@@ -396,7 +424,11 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		CAPQ_QUERIES_COLS_V1_0 : CAPQ_QUERIES_COLS_V1_1;
 	uint64		capture_id = 0;
 	bool		have_id;
-	CapqCapture *cap;
+	CapqReader *rd;
+	CapqEntry  *e;
+	bool		first = true;
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext rowcxt;
 	HASHCTL		ctl;
 	HTAB	   *names_by_oid;
 	Oid			last_userid = InvalidOid;
@@ -410,7 +442,8 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
-	cap = read_capture(have_id, capture_id);
+	rd = read_capture(have_id, capture_id, CAPQ_READ_PLANS |
+					  (version >= CAPQ_QUERIES_V1_1 ? CAPQ_READ_ERRORS : 0));
 	for (int k = 0; k < CAPQ_NUM_KINDS; k++)
 		kind_datums[k] = CStringGetTextDatum(capq_kind_name((CapqKind) k));
 
@@ -430,39 +463,54 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 						rsinfo->setDesc->natts, ncols),
 				 errhint("The SQL definition does not match the capquery library: run ALTER EXTENSION capquery UPDATE.")));
 
-	for (int i = 0; i < cap->nentries; i++)
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "capquery row",
+								   ALLOCSET_DEFAULT_SIZES);
+	while ((e = capq_read_next(rd)) != NULL)
 	{
-		const CapqEntry *e = &cap->entries[i];
 		Datum		values[CAPQ_QUERIES_COLS];
 		bool		nulls[CAPQ_QUERIES_COLS];
 		bool		visible;
 		char	   *params;
 		int			col = 0;
 
-		if (i == 0 || e->userid != last_userid)
+		/* (the previous name is freed: roles may alternate all along) */
+		if (first || e->userid != last_userid)
 		{
 			char	   *username = GetUserNameFromId(e->userid, true);
 
+			if (have_username)
+				pfree(DatumGetPointer(username_datum));
 			last_userid = e->userid;
 			have_username = username != NULL;
 			if (have_username)
+			{
 				username_datum = DirectFunctionCall1(namein, CStringGetDatum(username));
+				pfree(username);
+			}
 			last_visible = capq_entry_visible(e);
 		}
 		visible = last_visible;
-		if (i == 0 || e->dbid != last_dbid)
+		if (first || e->dbid != last_dbid)
 		{
 			char	   *dbname = get_database_name(e->dbid);
 
+			if (have_dbname)
+				pfree(DatumGetPointer(dbname_datum));
 			last_dbid = e->dbid;
 			have_dbname = dbname != NULL;
 			if (have_dbname)
+			{
 				dbname_datum = DirectFunctionCall1(namein, CStringGetDatum(dbname));
+				pfree(dbname);
+			}
 		}
+		first = false;
+
+		MemoryContextSwitchTo(rowcxt);
 		params = visible ? capq_params_render(e) : NULL;
 
 		memset(nulls, 0, sizeof(nulls));
-		values[col++] = Int64GetDatum((int64) cap->slot.capture_id);
+		values[col++] = Int64GetDatum((int64) rd->slot.capture_id);
 		values[col++] = Int64GetDatum((int64) e->seq);
 		values[col++] = Int32GetDatum(e->phase);
 		if (e->phase_name)
@@ -503,7 +551,7 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		}
 		/* which relations and which plan are the statement's too */
 		if (visible)
-			values[col++] = relations_array(e, names_by_oid);
+			values[col++] = relations_array(e, names_by_oid, outer);
 		else
 			nulls[col++] = true;
 		if (e->plan)
@@ -532,7 +580,11 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		Assert(col == ncols);
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(rowcxt);
 	}
+	MemoryContextDelete(rowcxt);
+	capq_read_close(rd);
 }
 
 /* capq_queries(capture), interface 1.0: the library's original symbol. */
@@ -600,13 +652,15 @@ capq_snapshot(PG_FUNCTION_ARGS)
 {
 	uint64		capture_id = 0;
 	bool		have_id;
-	CapqCapture *cap;
+	bool		with_plans;
+	CapqReader *rd;
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
 	require_not_null(fcinfo, 1, "plans");
-	cap = read_capture(have_id, capture_id);
-	PG_RETURN_TEXT_P(capq_snapshot_datum(cap, PG_GETARG_BOOL(1)));
+	with_plans = PG_GETARG_BOOL(1);
+	rd = read_capture(have_id, capture_id, with_plans ? CAPQ_READ_PLANS : 0);
+	PG_RETURN_TEXT_P(capq_snapshot_datum(rd, with_plans));
 }
 
 /* capq_assert_snapshot(expected, capture): P0004 with a diff on mismatch. */
@@ -616,24 +670,25 @@ capq_assert_snapshot(PG_FUNCTION_ARGS)
 	char	   *expected;
 	uint64		capture_id = 0;
 	bool		have_id;
-	CapqCapture *cap;
+	bool		with_plans;
+	CapqReader *rd;
 	char	   *diff;
 
 	capq_retract_calling_statements();
 	require_not_null(fcinfo, 0, "expected");
 	expected = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	have_id = capture_argument(fcinfo, 1, &capture_id);
-	cap = read_capture(have_id, capture_id);
 
 	/* a snapshot with plans is compared with plans */
-	diff = capq_snapshot_diff(expected,
-							  capq_snapshot_text(cap, strstr(expected, "\n-- PLAN:\n") != NULL ||
-												 strncmp(expected, "-- PLAN:\n", 9) == 0));
+	with_plans = strstr(expected, "\n-- PLAN:\n") != NULL ||
+		strncmp(expected, "-- PLAN:\n", 9) == 0;
+	rd = read_capture(have_id, capture_id, with_plans ? CAPQ_READ_PLANS : 0);
+	diff = capq_snapshot_diff(expected, capq_snapshot_text(rd, with_plans));
 	if (diff != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_ASSERT_FAILURE),
 				 errmsg("capture " UINT64_FORMAT " does not match the expected snapshot",
-						cap->slot.capture_id),
+						rd->slot.capture_id),
 				 errdetail_internal("%s", capq_bounded_message(diff)),
 				 errhint("If the change is intended, replace the expected snapshot with capq_snapshot()'s output.")));
 	PG_RETURN_VOID();
@@ -713,7 +768,7 @@ capq_summary(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	uint64		capture_id = 0;
 	bool		have_id;
-	CapqCapture *cap;
+	CapqReader *rd;
 	CapqShapeGroup *groups;
 	int			n;
 	HASHCTL		ctl;
@@ -721,15 +776,16 @@ capq_summary(PG_FUNCTION_ARGS)
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
-	cap = read_capture(have_id, capture_id);
+	rd = read_capture(have_id, capture_id, 0);
 	ctl.keysize = 2 * sizeof(Oid);
 	ctl.entrysize = sizeof(NamedRelation);
 	ctl.hcxt = CurrentMemoryContext;
 	names = hash_create("capquery relation names", 64, &ctl,
 						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	/* the summary shows no example values: none are formatted */
-	n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT, 0, false,
+	n = capq_group_shapes_shown(rd, true, false, CAPQ_KIND_SELECT, 0, false,
 								&groups);
+	capq_read_close(rd);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < n; i++)
@@ -775,7 +831,7 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 	int32		max_repeats;
 	uint64		capture_id = 0;
 	bool		have_id;
-	CapqCapture *cap;
+	CapqReader *rd;
 	CapqShapeGroup *groups;
 	CapqShapeGroup *worst = NULL;
 	int			n;
@@ -787,10 +843,11 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 	max_repeats = PG_GETARG_INT32(0);
 	require_not_negative(max_repeats, "max_repeats");
 	have_id = capture_argument(fcinfo, 1, &capture_id);
-	cap = read_capture(have_id, capture_id);
+	rd = read_capture(have_id, capture_id, 0);
 	/* only the shapes over the limit are named: only they are rendered */
-	n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT,
+	n = capq_group_shapes_shown(rd, true, false, CAPQ_KIND_SELECT,
 								(uint64) max_repeats + 1, true, &groups);
+	capq_read_close(rd);
 
 	initStringInfo(&detail);
 	for (int i = 0; i < n; i++)
@@ -825,10 +882,15 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 				id_b = 0;
 	CapqKind	kind = CAPQ_KIND_SELECT;
 	bool		have_kind;
-	CapqCapture *a;
-	CapqCapture *b;
+	CapqSlot	slot_a;
+	CapqSlot	slot_b;
+	CapqLedger	ledger_a;
+	CapqLedger	ledger_b;
+	CapqReader *rd_a;
+	CapqReader *rd_b;
 	uint64		count_a = 0,
 				count_b = 0;
+	char	   *detail;
 
 	capq_retract_calling_statements();
 	require_not_null(fcinfo, 0, "capture_a");
@@ -836,18 +898,25 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 	capture_argument(fcinfo, 0, &id_a);
 	capture_argument(fcinfo, 1, &id_b);
 	have_kind = kind_argument(fcinfo, 2, &kind);
-	a = read_capture(true, id_a);
-	b = read_capture(true, id_b);
-	count_a = ledger_count(&a->ledger, have_kind, kind);
-	count_b = ledger_count(&b->ledger, have_kind, kind);
+	/* the counts are the ledgers': statements are read only to explain a
+	 * difference */
+	capq_capture_resolve(true, id_a, &slot_a, &ledger_a);
+	capq_check_not_lost(&ledger_a);
+	capq_capture_resolve(true, id_b, &slot_b, &ledger_b);
+	capq_check_not_lost(&ledger_b);
+	count_a = ledger_count(&ledger_a, have_kind, kind);
+	count_b = ledger_count(&ledger_b, have_kind, kind);
 	if (count_a == count_b)
 		PG_RETURN_VOID();
 
+	rd_a = read_capture(true, id_a, 0);
+	rd_b = read_capture(true, id_b, 0);
+	detail = capq_count_differences(rd_a, rd_b, have_kind, kind);
 	ereport(ERROR,
 			(errcode(ERRCODE_ASSERT_FAILURE),
 			 errmsg("captures " UINT64_FORMAT " and " UINT64_FORMAT " differ in %sstatements: " UINT64_FORMAT " != " UINT64_FORMAT,
 					id_a, id_b, kind_prefix(have_kind, kind), count_a, count_b),
-			 errdetail_internal("%s", capq_bounded_message(capq_count_differences(a, b, have_kind, kind))),
+			 errdetail_internal("%s", capq_bounded_message(detail)),
 			 errhint("A statement count that grows with the data is a likely N+1. " CAPQ_EAGER_LOADING_HINT)));
 	PG_RETURN_VOID();
 }
@@ -863,7 +932,7 @@ capq_report(PG_FUNCTION_ARGS)
 	uint64		capture_id = 0;
 	bool		have_id;
 	CapqReportFormat format;
-	CapqCapture *cap;
+	CapqReader *rd;
 
 	capq_retract_calling_statements();
 	have_id = capture_argument(fcinfo, 0, &capture_id);
@@ -871,6 +940,6 @@ capq_report(PG_FUNCTION_ARGS)
 	format = (CapqReportFormat) name_argument(fcinfo, 1, capq_report_format_names,
 											  CAPQ_NUM_REPORT_FORMATS, "report format",
 											  "Use 'html', 'markdown' or 'text'.");
-	cap = read_capture(have_id, capture_id);
-	PG_RETURN_TEXT_P(cstring_to_text(capq_report_render(cap, format)));
+	rd = read_capture(have_id, capture_id, CAPQ_READ_PLANS | CAPQ_READ_ERRORS);
+	PG_RETURN_TEXT_P(cstring_to_text(capq_report_render(rd, format)));
 }

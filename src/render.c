@@ -5,8 +5,9 @@
  *		and the numbered statement lists of assertion messages.
  *
  * Almost everything here runs at read time, in the reading backend, on
- * copies made by reader.c.  One function is on a hook's path:
- * capq_params_append builds a statement's parameter blob at executor start.
+ * copies made by reader.c, one statement at a time.  One function is on a
+ * hook's path: capq_params_append builds a statement's parameter blob at
+ * executor start.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +20,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -357,61 +359,71 @@ params_to_reader(CapqEntry *e, int src_encoding)
 	e->nparams = n;
 }
 
+/* A reader's cache of database encodings, for entry_to_reader_encoding. */
+typedef struct ReaderEncoding
+{
+	int			reader;			/* the reader's database encoding */
+	Oid			cached_dbid;
+	int			cached_encoding;
+} ReaderEncoding;
+
+static char *
+phase_name_to_reader(const char *name, void *arg)
+{
+	return cstring_to_reader(name, *(const int *) arg);
+}
+
+/* An entry's texts in the reader's encoding (in the read's chunk memory). */
+static void
+entry_to_reader_encoding(CapqReader *rd, CapqEntry *e)
+{
+	ReaderEncoding *enc = rd->convert_state;
+	int			encoding;
+	Size		len;
+
+	if (e->dbid != enc->cached_dbid)
+	{
+		enc->cached_dbid = e->dbid;
+		enc->cached_encoding = database_encoding(e->dbid);
+	}
+	encoding = enc->cached_encoding;
+	if (encoding == enc->reader)
+		return;
+	e->text = capq_text_to_reader(e->text, e->text_len, encoding, &len);
+	e->text_len = (uint32) len;
+	if (e->params_len > 0)
+		params_to_reader(e, encoding);
+	if (e->plan != NULL)
+		e->plan = cstring_to_reader(e->plan, encoding);
+	if (e->error_message != NULL)
+		e->error_message = cstring_to_reader(e->error_message, encoding);
+}
+
 /*
- * Convert a capture's texts (statements, parameters, plans, error
- * messages, phase names)
- * from the encodings of the databases they were captured in to the
- * reader's.  Entries of the reader's own database, the usual case, cost
- * one compare each.
+ * Have a read convert the capture's texts (statements, parameters, plans,
+ * error messages, phase names) from the encodings of the databases they
+ * were captured in to the reader's, as it reads them.  Entries of the
+ * reader's own database, the usual case, cost one compare each.
  */
 void
-capq_capture_to_reader_encoding(CapqCapture *cap)
+capq_read_in_reader_encoding(CapqReader *rd)
 {
 	int			reader = GetDatabaseEncoding();
-	Oid			cached_dbid = InvalidOid;
-	int			cached_encoding = reader;
 	int			owner_encoding;
-	const char *last_phase_name = NULL;
-	char	   *last_phase_converted = NULL;
+	ReaderEncoding *enc;
 
-	if (reader == PG_SQL_ASCII || cap->nentries == 0)
+	if (reader == PG_SQL_ASCII)
 		return;
-	owner_encoding = database_encoding(cap->slot.dbid);
-	for (int i = 0; i < cap->nentries; i++)
-	{
-		CapqEntry  *e = &cap->entries[i];
-		int			encoding;
-		Size		len;
-
-		/* phase names come from the capture owner's database */
-		if (e->phase_name != NULL && owner_encoding != reader)
-		{
-			if (e->phase_name != last_phase_name)
-			{
-				last_phase_name = e->phase_name;
-				last_phase_converted = cstring_to_reader(e->phase_name,
-														 owner_encoding);
-			}
-			e->phase_name = last_phase_converted;
-		}
-
-		if (e->dbid != cached_dbid)
-		{
-			cached_dbid = e->dbid;
-			cached_encoding = database_encoding(e->dbid);
-		}
-		encoding = cached_encoding;
-		if (encoding == reader)
-			continue;
-		e->text = capq_text_to_reader(e->text, e->text_len, encoding, &len);
-		e->text_len = (uint32) len;
-		if (e->params_len > 0)
-			params_to_reader(e, encoding);
-		if (e->plan != NULL)
-			e->plan = cstring_to_reader(e->plan, encoding);
-		if (e->error_message != NULL)
-			e->error_message = cstring_to_reader(e->error_message, encoding);
-	}
+	/* phase names come from the capture owner's database */
+	owner_encoding = database_encoding(rd->slot.dbid);
+	if (owner_encoding != reader)
+		capq_read_map_phase_names(rd, phase_name_to_reader, &owner_encoding);
+	enc = MemoryContextAlloc(rd->context, sizeof(ReaderEncoding));
+	enc->reader = reader;
+	enc->cached_dbid = InvalidOid;
+	enc->cached_encoding = reader;
+	rd->convert_state = enc;
+	rd->convert = entry_to_reader_encoding;
 }
 
 /* A capture's label, converted from its owner's database encoding. */
@@ -425,52 +437,87 @@ capq_label_to_reader(const CapqSlot *slot)
 	return cstring_to_reader(slot->label, encoding);
 }
 
+/*---- Text caches ----*/
+
+/*
+ * cache, a hash table in cxt of entries of entrysize keyed by a uint64 (a
+ * hash of a statement's text), made or made again empty when cxt holds more
+ * than CAPQ_TEXT_CACHE_BYTES: what a reader keeps of distinct texts, so
+ * that an N+1 loop's repeated text is worked on once, without keeping every
+ * text of a capture whose texts all differ.  Call it before each insert;
+ * entries (and what they point to in cxt) go when it starts over.
+ */
+HTAB *
+capq_text_cache(HTAB *cache, MemoryContext cxt, Size entrysize,
+				const char *name)
+{
+	HASHCTL		ctl;
+
+	if (cache != NULL &&
+		MemoryContextMemAllocated(cxt, true) <= CAPQ_TEXT_CACHE_BYTES)
+		return cache;
+	MemoryContextReset(cxt);
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = entrysize;
+	ctl.hcxt = cxt;
+	return hash_create(name, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 /*---- Statement lists for assertion messages ----*/
 
 /*
  * "1. [phase 1] SELECT ... ($1 = '3')", one line per statement of the
  * capture (or of one kind), numbered by their place in the capture; a
- * failed statement ends with "-- ERROR" and its SQLSTATE.
+ * failed statement ends with "-- ERROR" and its SQLSTATE.  Built as the
+ * statements are read: init, add each, finish.
  */
-char *
-capq_render_statement_list(const CapqCapture *cap, bool have_kind,
-						   CapqKind kind)
+void
+capq_statement_list_init(CapqStatementList *list, bool have_kind,
+						 CapqKind kind)
 {
-	StringInfoData buf;
-	int			listed = 0;
-	uint64		skipped = 0;
+	initStringInfo(&list->buf);
+	appendStringInfoString(&list->buf, "Captured statements:");
+	list->have_kind = have_kind;
+	list->kind = kind;
+	list->listed = 0;
+	list->skipped = 0;
+}
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "Captured statements:");
-	for (Size i = 0; i < cap->nentries; i++)
+void
+capq_statement_list_add(CapqStatementList *list, const CapqEntry *e)
+{
+	StringInfo	buf = &list->buf;
+	char	   *params;
+
+	if (!capq_entry_matches(e, list->have_kind, list->kind))
+		return;
+	if (list->listed >= CAPQ_DETAIL_MAX_STATEMENTS ||
+		buf->len > CAPQ_MESSAGE_MAX_BYTES)
 	{
-		const CapqEntry *e = &cap->entries[i];
-		char	   *params;
-
-		if (!capq_entry_matches(e, have_kind, kind))
-			continue;
-		if (listed >= CAPQ_DETAIL_MAX_STATEMENTS ||
-			buf.len > CAPQ_MESSAGE_MAX_BYTES)
-		{
-			skipped++;
-			continue;
-		}
-		listed++;
-		appendStringInfo(&buf, "\n" UINT64_FORMAT ". [phase %d", e->seq, e->phase);
-		if (e->phase_name)
-			appendStringInfo(&buf, " \"%s\"", e->phase_name);
-		appendStringInfo(&buf, "] %s",
-						 capq_clip_text(capq_entry_text(e), CAPQ_MESSAGE_ITEM_BYTES));
-		params = capq_entry_visible(e) ? capq_params_render(e) : NULL;
-		if (params)
-			appendStringInfo(&buf, " (%s)",
-							 capq_clip_text(params, CAPQ_MESSAGE_ITEM_BYTES));
-		if (e->sqlstate[0] != '\0')
-			appendStringInfo(&buf, " -- ERROR %s", e->sqlstate);
+		list->skipped++;
+		return;
 	}
-	if (listed == 0)
-		appendStringInfoString(&buf, " none.");
-	if (skipped > 0)
-		appendStringInfo(&buf, "\n... and " UINT64_FORMAT " more", skipped);
-	return buf.data;
+	list->listed++;
+	appendStringInfo(buf, "\n" UINT64_FORMAT ". [phase %d", e->seq, e->phase);
+	if (e->phase_name)
+		appendStringInfo(buf, " \"%s\"", e->phase_name);
+	appendStringInfo(buf, "] %s",
+					 capq_clip_text(capq_entry_text(e), CAPQ_MESSAGE_ITEM_BYTES));
+	params = capq_entry_visible(e) ? capq_params_render(e) : NULL;
+	if (params)
+		appendStringInfo(buf, " (%s)",
+						 capq_clip_text(params, CAPQ_MESSAGE_ITEM_BYTES));
+	if (e->sqlstate[0] != '\0')
+		appendStringInfo(buf, " -- ERROR %s", e->sqlstate);
+}
+
+char *
+capq_statement_list_finish(CapqStatementList *list)
+{
+	if (list->listed == 0)
+		appendStringInfoString(&list->buf, " none.");
+	if (list->skipped > 0)
+		appendStringInfo(&list->buf, "\n... and " UINT64_FORMAT " more",
+						 list->skipped);
+	return list->buf.data;
 }

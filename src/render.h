@@ -10,6 +10,7 @@
 #define CAPQ_RENDER_H
 
 #include "lib/stringinfo.h"
+#include "utils/hsearch.h"
 
 #include "reader.h"
 
@@ -54,10 +55,31 @@ extern char *capq_bounded_message(const char *message);
 /* text in the reader's database encoding */
 extern char *capq_text_to_reader(const char *text, Size len, int src_encoding,
 								 Size *outlen);
-extern void capq_capture_to_reader_encoding(CapqCapture *cap);
+extern void capq_read_in_reader_encoding(CapqReader *rd);
 extern char *capq_label_to_reader(const CapqSlot *slot);
 
-extern char *capq_render_statement_list(const CapqCapture *cap, bool have_kind,
-										CapqKind kind);
+/*
+ * What a reader's cache of distinct statement texts holds at most (texts
+ * and what was worked out from them); past it, it starts over.
+ */
+#define CAPQ_TEXT_CACHE_BYTES	(16 * 1024 * 1024)
+extern HTAB *capq_text_cache(HTAB *cache, MemoryContext cxt, Size entrysize,
+							 const char *name);
+
+/* The numbered statement list of an assertion's detail, built as read. */
+typedef struct CapqStatementList
+{
+	StringInfoData buf;
+	bool		have_kind;
+	CapqKind	kind;
+	int			listed;
+	uint64		skipped;
+} CapqStatementList;
+
+extern void capq_statement_list_init(CapqStatementList *list, bool have_kind,
+									 CapqKind kind);
+extern void capq_statement_list_add(CapqStatementList *list,
+									const CapqEntry *e);
+extern char *capq_statement_list_finish(CapqStatementList *list);
 
 #endif							/* CAPQ_RENDER_H */

@@ -5,12 +5,15 @@
  *		with executions, rows, time, relations, call sites and example
  *		parameters; name the repeated ones.
  *
+ * Statements come one at a time from a reader (reader.c) and are counted
+ * in their group as they come: memory holds the groups, not the capture.
  * Statements with the same text are scanned once (a text cache keeping
- * the fingerprint and call sites, and what a report showed of the text), so
- * a capture of an N+1 loop costs one scan per distinct text, which yields
- * fingerprint, call sites, normalized text and values together; the scan's
- * memory is freed at once.  Only a repeated text with bound parameters
- * whose group still lacks examples is scanned again.  Call sites come from
+ * the fingerprint and call sites, and what a report showed of the text,
+ * bounded in size), so a capture of an N+1 loop costs one scan per
+ * distinct text, which yields fingerprint, call sites, normalized text and
+ * values together; the scan's memory is freed at once.  Only a repeated
+ * text with bound parameters whose group still lacks examples is scanned
+ * again.  Call sites come from
  * sqlcommenter-style comments (key='value',...); the shape ignores
  * comments, the report shows them, less the per-request trace keys.
  *
@@ -39,12 +42,13 @@
  * A distinct statement text, scanned once: its fingerprint and call sites,
  * and, once a report needed them, its normalized text and (for a text
  * without bound parameters, whose values depend on the text alone) its
- * values.
+ * values.  It owns a copy of the text: statements are read a chunk at a
+ * time.
  */
 typedef struct TextShape
 {
 	uint64		hash;			/* of the text: MUST BE FIRST */
-	const char *text;			/* the entry text it was computed from */
+	char	   *text;			/* a copy of the text */
 	uint32		text_len;
 	char	   *fingerprint;
 	List	   *call_sites;
@@ -53,6 +57,24 @@ typedef struct TextShape
 	bool		values_known;	/* values is set (NULL: no constants) */
 	char	   *values;
 } TextShape;
+
+/* Statements being grouped: see capq_grouping_begin. */
+struct CapqGrouping
+{
+	bool		by_phase;
+	bool		have_kind;
+	CapqKind	kind;
+	uint64		show_from;
+	bool		with_examples;
+	MemoryContext groupcxt;		/* the groups and what they show */
+	MemoryContext cachecxt;		/* the text cache */
+	MemoryContext scratch;		/* one statement's scan */
+	HTAB	   *cache;			/* TextShape by hash of the text, or NULL */
+	HTAB	   *byshape;		/* CapqShapeGroup by key */
+	CapqShapeGroup **created;	/* the groups in order of first execution */
+	int			n;
+	int			max;
+};
 
 /* sqlcommenter keys that change with every request, not with the code */
 static bool
@@ -111,32 +133,41 @@ capq_call_site(const char *comment)
 }
 
 /*
- * The cache entry of an entry's text; *found is false when it is new (to be
- * filled by text_shape_fill), or was another text's with the same hash.
+ * The cache entry of an entry's text, scanning the text (into *shape, in
+ * the scratch context; *scanned says so) when it is not cached.
  */
 static TextShape *
-text_shape_lookup(HTAB *cache, const CapqEntry *e, bool *found)
+text_shape(CapqGrouping *gr, const CapqEntry *e, CapqShape *shape,
+		   bool *scanned)
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) e->text,
 										   e->text_len, 0);
-	TextShape  *ts = hash_search(cache, &hash, HASH_ENTER, found);
-
-	/* a hash collision recomputes the entry for this text */
-	if (*found && (ts->text_len != e->text_len ||
-				   memcmp(ts->text, e->text, e->text_len) != 0))
-		*found = false;
-	return ts;
-}
-
-/* Fill a new cache entry from a scan of its text. */
-static void
-text_shape_fill(TextShape *ts, const CapqEntry *e, const CapqShape *shape,
-				MemoryContext outer)
-{
-	MemoryContext scanning = MemoryContextSwitchTo(outer);
+	TextShape  *ts;
+	bool		found;
+	MemoryContext outer;
 	ListCell   *lc;
 
-	ts->text = e->text;
+	ts = gr->cache ? hash_search(gr->cache, &hash, HASH_FIND, NULL) : NULL;
+	/* a hash collision recomputes the entry for this text */
+	if (ts != NULL && ts->text_len == e->text_len &&
+		memcmp(ts->text, e->text, e->text_len) == 0)
+	{
+		*scanned = false;
+		return ts;
+	}
+
+	/* (the groups own copies of what they show: the cache may start over) */
+	gr->cache = capq_text_cache(gr->cache, gr->cachecxt, sizeof(TextShape),
+								"capquery text shapes");
+	ts = hash_search(gr->cache, &hash, HASH_ENTER, &found);
+
+	/* one scan per distinct text: fingerprint, call sites, and what the
+	 * report shows, all from the same tokens */
+	outer = MemoryContextSwitchTo(gr->scratch);
+	capq_shape_scan(shape, e->text, e->text_len, true);
+	*scanned = true;
+	MemoryContextSwitchTo(gr->cachecxt);
+	ts->text = pnstrdup(e->text, e->text_len);
 	ts->text_len = e->text_len;
 	ts->fingerprint = capq_shape_fingerprint(shape);
 	ts->call_sites = NIL;
@@ -153,7 +184,8 @@ text_shape_fill(TextShape *ts, const CapqEntry *e, const CapqShape *shape,
 		ts->has_params = shape->tokens[i].param_no > 0;
 	ts->values_known = false;
 	ts->values = NULL;
-	MemoryContextSwitchTo(scanning);
+	MemoryContextSwitchTo(outer);
+	return ts;
 }
 
 /*
@@ -175,8 +207,9 @@ group_add_relation(CapqShapeGroup *g, Oid dbid, Oid relid)
 	g->relation_dbids = lappend_oid(g->relation_dbids, dbid);
 }
 
+/* list with a copy of s appended, unless it holds s already */
 static List *
-append_distinct_string(List *list, char *s)
+append_distinct_string(List *list, const char *s)
 {
 	ListCell   *lc;
 
@@ -185,7 +218,7 @@ append_distinct_string(List *list, char *s)
 		if (strcmp(lfirst(lc), s) == 0)
 			return list;
 	}
-	return lappend(list, s);
+	return lappend(list, pstrdup(s));
 }
 
 /*
@@ -195,43 +228,29 @@ append_distinct_string(List *list, char *s)
  * only when neither has it from a new scan (in scratch).
  */
 static void
-show_statement(CapqShapeGroup *g, TextShape *ts, const CapqEntry *e,
-			   CapqShape *shape, bool with_examples, MemoryContext scratch,
-			   MemoryContext outer)
+show_statement(CapqGrouping *gr, CapqShapeGroup *g, TextShape *ts,
+			   const CapqEntry *e, CapqShape *shape)
 {
 	CapqShape	rescan;
 	char	   *values;
-	TextShape	uncached;
-
-	/*
-	 * A cache entry that another text (of the same hash) took over since
-	 * this statement was grouped: use none.
-	 */
-	if (ts->text != e->text &&
-		(ts->text_len != e->text_len || memcmp(ts->text, e->text, e->text_len) != 0))
-	{
-		memset(&uncached, 0, sizeof(uncached));
-		uncached.has_params = true;	/* keep nothing */
-		ts = &uncached;
-	}
+	MemoryContext outer = MemoryContextSwitchTo(gr->scratch);
 
 	/* without examples, only a group's first statement comes here */
-	if (!with_examples)
+	if (!gr->with_examples)
 	{
 		if (ts->normalized == NULL)
 		{
 			if (shape == NULL)
 			{
-				MemoryContextSwitchTo(scratch);
 				capq_shape_scan(&rescan, e->text, e->text_len, true);
 				shape = &rescan;
 			}
-			MemoryContextSwitchTo(outer);
+			MemoryContextSwitchTo(gr->cachecxt);
 			ts->normalized = capq_shape_normalized(shape);
 		}
-		g->normalized = ts->normalized;
-		if (shape == &rescan)
-			MemoryContextReset(scratch);
+		MemoryContextSwitchTo(gr->groupcxt);
+		g->normalized = pstrdup(ts->normalized);
+		MemoryContextSwitchTo(outer);
 		return;
 	}
 
@@ -241,187 +260,228 @@ show_statement(CapqShapeGroup *g, TextShape *ts, const CapqEntry *e,
 	{
 		if (shape == NULL)
 		{
-			MemoryContextSwitchTo(scratch);
 			capq_shape_scan(&rescan, e->text, e->text_len, true);
 			shape = &rescan;
 		}
-		MemoryContextSwitchTo(outer);
+		MemoryContextSwitchTo(gr->cachecxt);
 		if (ts->normalized == NULL && g->normalized == NULL)
 			ts->normalized = capq_shape_normalized(shape);
-		values = capq_shape_values(shape, e);
 		if (!ts->has_params)
 		{
-			ts->values = values;
+			ts->values = capq_shape_values(shape, e);
 			ts->values_known = true;
+			values = ts->values;
+		}
+		else
+		{
+			MemoryContextSwitchTo(gr->scratch);
+			values = capq_shape_values(shape, e);
 		}
 	}
 	else
 		values = ts->values;
-	MemoryContextSwitchTo(outer);
+	MemoryContextSwitchTo(gr->groupcxt);
 	if (g->normalized == NULL)
-		g->normalized = ts->normalized;
+		g->normalized = pstrdup(ts->normalized);
 	if (values && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)
 		g->examples = append_distinct_string(g->examples, values);
-	if (shape == &rescan)
-		MemoryContextReset(scratch);
+	MemoryContextSwitchTo(outer);
+}
+
+/* Does the group still lack what it shows? */
+static inline bool
+group_unshown(const CapqGrouping *gr, const CapqShapeGroup *g)
+{
+	return g->normalized == NULL ||
+		(gr->with_examples && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES);
 }
 
 /*
- * Group the capture's statements (of one kind, if given) by shape, and by
- * phase too when by_phase.  Returns the groups in order of first execution.
+ * Start grouping statements (of one kind, if given) by shape, and by phase
+ * too when by_phase; capq_grouping_add takes them in order.  Only groups of
+ * at least show_from executions get their normalized text and examples
+ * (the others have NULL and NIL): an assertion names only the shapes it
+ * reports, and need not render the rest.  With show_from 0 every group is
+ * shown, from the one scan of each text; else capq_grouping_end reads the
+ * statements again for the groups shown.  Without with_examples a group
+ * gets its normalized text only (no values are formatted): what
+ * capq_summary() and the same-count detail show.  The groups live in the
+ * current memory context; the grouping's own memory is bounded (its text
+ * cache by CAPQ_TEXT_CACHE_BYTES) and freed by capq_grouping_end.
  */
-int
-capq_group_shapes(const CapqCapture *cap, bool by_phase, bool have_kind,
-				  CapqKind kind, CapqShapeGroup **groups)
+CapqGrouping *
+capq_grouping_begin(bool by_phase, bool have_kind, CapqKind kind,
+					uint64 show_from, bool with_examples)
 {
-	return capq_group_shapes_shown(cap, by_phase, have_kind, kind, 0, true,
-								   groups);
-}
-
-/*
- * The same, where only groups of at least show_from executions get their
- * normalized text and examples (the others have NULL and NIL): an
- * assertion names only the shapes it reports, and need not render the
- * rest.  With show_from 0 every group is shown, from the one scan of each
- * text; else in a second pass over the statements of the groups shown.
- * Without with_examples a group gets its normalized text only (no values
- * are formatted): what capq_summary() and the same-count detail show.
- */
-int
-capq_group_shapes_shown(const CapqCapture *cap, bool by_phase, bool have_kind,
-						CapqKind kind, uint64 show_from, bool with_examples,
-						CapqShapeGroup **groups)
-{
-	CapqShapeGroup **entry_group = NULL;
-	TextShape **entry_text = NULL;
+	CapqGrouping *gr = palloc0(sizeof(CapqGrouping));
 	HASHCTL		ctl;
-	HTAB	   *cache;
-	HTAB	   *byshape;
-	CapqShapeGroup *g;
-	CapqShapeGroup **created;	/* the groups in order of first execution */
-	int			n = 0;
-	int			max = 256;
-	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
-												  "capquery shape scan",
-												  ALLOCSET_DEFAULT_SIZES);
 
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(TextShape);
-	ctl.hcxt = CurrentMemoryContext;
-	cache = hash_create("capquery text shapes", 256, &ctl,
-						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	gr->by_phase = by_phase;
+	gr->have_kind = have_kind;
+	gr->kind = kind;
+	gr->show_from = show_from;
+	gr->with_examples = with_examples;
+	gr->groupcxt = CurrentMemoryContext;
+	gr->cachecxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "capquery text shapes",
+										 ALLOCSET_DEFAULT_SIZES);
+	gr->scratch = AllocSetContextCreate(CurrentMemoryContext,
+										"capquery shape scan",
+										ALLOCSET_DEFAULT_SIZES);
 	ctl.keysize = sizeof(((CapqShapeGroup *) NULL)->key);
 	ctl.entrysize = sizeof(CapqShapeGroup);
-	byshape = hash_create("capquery shape groups", 64, &ctl,
-						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	created = palloc(max * sizeof(CapqShapeGroup *));
-	if (show_from > 0)
+	ctl.hcxt = gr->groupcxt;
+	gr->byshape = hash_create("capquery shape groups", 64, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	gr->max = 256;
+	gr->created = palloc(gr->max * sizeof(CapqShapeGroup *));
+	return gr;
+}
+
+/* "phase:fingerprint", the key of a statement's group */
+static inline void
+group_key(const CapqGrouping *gr, const CapqEntry *e, const TextShape *ts,
+		  char *key)
+{
+	snprintf(key, sizeof(((CapqShapeGroup *) NULL)->key), "%d:%s",
+			 gr->by_phase ? e->phase : 0, ts->fingerprint);
+}
+
+/*
+ * Count the next statement in its group.  Returns the group (valid until
+ * capq_grouping_end), or NULL for a statement of another kind.
+ */
+CapqShapeGroup *
+capq_grouping_add(CapqGrouping *gr, const CapqEntry *e)
+{
+	TextShape  *ts;
+	char		key[sizeof(((CapqShapeGroup *) NULL)->key)];
+	bool		found;
+	bool		scanned;
+	CapqShape	shape;
+	ListCell   *lc;
+	CapqShapeGroup *g;
+	MemoryContext outer;
+
+	if (!capq_entry_matches(e, gr->have_kind, gr->kind))
+		return NULL;
+	outer = MemoryContextSwitchTo(gr->groupcxt);
+	ts = text_shape(gr, e, &shape, &scanned);
+	group_key(gr, e, ts, key);
+	g = hash_search(gr->byshape, key, HASH_ENTER, &found);
+	if (!found)
 	{
-		entry_group = palloc_extended(Max(1, cap->nentries) * sizeof(CapqShapeGroup *),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		entry_text = palloc_extended(Max(1, cap->nentries) * sizeof(TextShape *),
-									 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		g->phase = gr->by_phase ? e->phase : 0;
+		g->fingerprint = pstrdup(ts->fingerprint);
+		g->normalized = NULL;
+		g->kind = e->kind;
+		g->executions = 0;
+		g->failed = 0;
+		g->rows = 0;
+		g->total_ms = 0;
+		g->max_ms = e->duration_ms;
+		g->slowest_seq = e->seq;
+		g->relations = NIL;
+		g->relation_dbids = NIL;
+		g->call_sites = NIL;
+		g->examples = NIL;
+		g->first_seq = e->seq;
+		if (gr->n >= gr->max)
+		{
+			gr->max *= 2;
+			gr->created = repalloc_huge(gr->created,
+										gr->max * sizeof(CapqShapeGroup *));
+		}
+		gr->created[gr->n++] = g;
 	}
-
-	for (Size i = 0; i < cap->nentries; i++)
+	g->executions++;
+	if (e->sqlstate[0] != '\0')
+		g->failed++;
+	g->rows += e->rows;
+	g->total_ms += e->duration_ms;
+	if (e->duration_ms > g->max_ms)
 	{
-		const CapqEntry *e = &cap->entries[i];
-		TextShape  *ts;
-		char		key[sizeof(((CapqShapeGroup *) NULL)->key)];
-		bool		found;
-		bool		scanned = false;
-		CapqShape	shape;
-		ListCell   *lc;
-		MemoryContext outer = CurrentMemoryContext;
-
-		if (!capq_entry_matches(e, have_kind, kind))
-			continue;
-
-		/* one scan per distinct text: fingerprint, call sites, and what
-		 * the report shows, all from the same tokens */
-		ts = text_shape_lookup(cache, e, &found);
-		if (!found)
-		{
-			MemoryContextSwitchTo(scratch);
-			capq_shape_scan(&shape, e->text, e->text_len, true);
-			scanned = true;
-			text_shape_fill(ts, e, &shape, outer);
-			MemoryContextSwitchTo(outer);
-		}
-		snprintf(key, sizeof(key), "%d:%s", by_phase ? e->phase : 0,
-				 ts->fingerprint);
-		g = hash_search(byshape, key, HASH_ENTER, &found);
-		if (!found)
-		{
-			g->phase = by_phase ? e->phase : 0;
-			g->fingerprint = ts->fingerprint;
-			g->normalized = NULL;
-			g->kind = e->kind;
-			g->executions = 0;
-			g->rows = 0;
-			g->total_ms = 0;
-			g->max_ms = e->duration_ms;
-			g->slowest = i;
-			g->relations = NIL;
-			g->relation_dbids = NIL;
-			g->call_sites = NIL;
-			g->examples = NIL;
-			g->first = (int) i;
-			if (n >= max)
-			{
-				max *= 2;
-				created = repalloc_huge(created, max * sizeof(CapqShapeGroup *));
-			}
-			created[n++] = g;
-		}
-		g->executions++;
-		g->rows += e->rows;
-		g->total_ms += e->duration_ms;
-		if (e->duration_ms > g->max_ms)
-		{
-			g->max_ms = e->duration_ms;
-			g->slowest = i;
-		}
-		/* what a statement touched is as private as its text */
-		if (capq_entry_visible(e))
-		{
-			for (int r = 0; r < e->nrelations; r++)
-				group_add_relation(g, e->dbid, e->relations[r]);
-			foreach(lc, ts->call_sites)
-				g->call_sites = append_distinct_string(g->call_sites, lfirst(lc));
-			if (show_from > 0)
-			{
-				entry_group[i] = g;
-				entry_text[i] = ts;
-			}
-			else if (g->normalized == NULL ||
-					 (with_examples && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES))
-				show_statement(g, ts, e, scanned ? &shape : NULL, with_examples,
-							   scratch, outer);
-		}
-		MemoryContextSwitchTo(outer);
-		if (scanned)
-			MemoryContextReset(scratch);
+		g->max_ms = e->duration_ms;
+		g->slowest_seq = e->seq;
 	}
-
-	/* the second pass: statements of the groups shown, in order */
-	for (Size i = 0; show_from > 0 && i < cap->nentries; i++)
+	/* what a statement touched is as private as its text */
+	if (capq_entry_visible(e))
 	{
-		g = entry_group[i];
-		if (g != NULL && g->executions >= show_from &&
-			(g->normalized == NULL ||
-			 (with_examples && list_length(g->examples) < CAPQ_SHAPE_EXAMPLES)))
-			show_statement(g, entry_text[i], &cap->entries[i], NULL,
-						   with_examples, scratch, CurrentMemoryContext);
+		for (int r = 0; r < e->nrelations; r++)
+			group_add_relation(g, e->dbid, e->relations[r]);
+		foreach(lc, ts->call_sites)
+			g->call_sites = append_distinct_string(g->call_sites, lfirst(lc));
+		if (gr->show_from == 0 && group_unshown(gr, g))
+			show_statement(gr, g, ts, e, scanned ? &shape : NULL);
+	}
+	MemoryContextSwitchTo(outer);
+	MemoryContextReset(gr->scratch);
+	return g;
+}
+
+/*
+ * The groups, in order of first execution.  With show_from > 0, rd (the
+ * reader whose statements were added, all of them) is read again for the
+ * statements of the groups shown, in order.
+ */
+int
+capq_grouping_end(CapqGrouping *gr, CapqReader *rd, CapqShapeGroup **groups)
+{
+	bool		second_pass = false;
+	int			n = gr->n;
+
+	for (int k = 0; k < n && gr->show_from > 0 && !second_pass; k++)
+		second_pass = gr->created[k]->executions >= gr->show_from;
+	if (second_pass)
+	{
+		CapqEntry  *e;
+
+		capq_read_rewind(rd);
+		while ((e = capq_read_next(rd)) != NULL)
+		{
+			TextShape  *ts;
+			CapqShape	shape;
+			bool		scanned;
+			char		key[sizeof(((CapqShapeGroup *) NULL)->key)];
+			CapqShapeGroup *g;
+
+			if (!capq_entry_matches(e, gr->have_kind, gr->kind) ||
+				!capq_entry_visible(e))
+				continue;
+			ts = text_shape(gr, e, &shape, &scanned);
+			group_key(gr, e, ts, key);
+			g = hash_search(gr->byshape, key, HASH_FIND, NULL);
+			if (g != NULL && g->executions >= gr->show_from &&
+				group_unshown(gr, g))
+				show_statement(gr, g, ts, e, scanned ? &shape : NULL);
+			MemoryContextReset(gr->scratch);
+		}
 	}
 
 	/* in order of first execution, as they were created: no sort */
 	*groups = palloc_extended(Max(1, n) * sizeof(CapqShapeGroup), MCXT_ALLOC_HUGE);
 	for (int k = 0; k < n; k++)
-		(*groups)[k] = *created[k];
-	hash_destroy(cache);
-	MemoryContextDelete(scratch);
+		(*groups)[k] = *gr->created[k];
+	MemoryContextDelete(gr->cachecxt);
+	MemoryContextDelete(gr->scratch);
+	pfree(gr->created);
+	pfree(gr);
 	return n;
+}
+
+/* Group every statement of rd (read from where it is): see capq_grouping_begin. */
+int
+capq_group_shapes_shown(CapqReader *rd, bool by_phase, bool have_kind,
+						CapqKind kind, uint64 show_from, bool with_examples,
+						CapqShapeGroup **groups)
+{
+	CapqGrouping *gr = capq_grouping_begin(by_phase, have_kind, kind,
+										   show_from, with_examples);
+	CapqEntry  *e;
+
+	while ((e = capq_read_next(rd)) != NULL)
+		capq_grouping_add(gr, e);
+	return capq_grouping_end(gr, rd, groups);
 }
 
 /*
@@ -456,20 +516,32 @@ group_executions_cmp(const void *a, const void *b)
 
 	if (x->executions != y->executions)
 		return x->executions > y->executions ? -1 : 1;
-	return x->first - y->first;
+	if (x->first_seq != y->first_seq)
+		return x->first_seq < y->first_seq ? -1 : 1;
+	return 0;
+}
+
+/*
+ * A grouping for capq_repeated_shapes_hint: by phase, every kind, the
+ * shapes run more than once shown (their normalized text only).
+ */
+CapqGrouping *
+capq_repeats_grouping(void)
+{
+	return capq_grouping_begin(true, false, CAPQ_KIND_SELECT, 2, false);
 }
 
 /*
  * "Statement shape repeated 5 times in phase 1 (a likely N+1): SELECT ...",
  * for shapes run more than once within one phase; NULL when none.
- * Transaction control is left out: BEGIN/COMMIT pairs are not N+1.
+ * Transaction control is left out: BEGIN/COMMIT pairs are not N+1.  gr is
+ * capq_repeats_grouping's, with every statement of rd added.
  */
 char *
-capq_repeated_shapes_hint(const CapqCapture *cap)
+capq_repeated_shapes_hint(CapqGrouping *gr, CapqReader *rd)
 {
 	CapqShapeGroup *groups;
-	int			n = capq_group_shapes_shown(cap, true, false, CAPQ_KIND_SELECT, 2, true,
-											&groups);
+	int			n = capq_grouping_end(gr, rd, &groups);
 	int			repeated = 0;
 	StringInfoData buf;
 
@@ -611,11 +683,11 @@ count_pair(List **pairs, const char *label)
 }
 
 static void
-count_capture(const CapqCapture *cap, bool have_kind, CapqKind kind,
+count_capture(CapqReader *rd, bool have_kind, CapqKind kind,
 			  bool second, List **shapes, List **relations)
 {
 	CapqShapeGroup *groups;
-	int			n = capq_group_shapes_shown(cap, false, have_kind, kind, 0, false,
+	int			n = capq_group_shapes_shown(rd, false, have_kind, kind, 0, false,
 											&groups);
 
 	for (int i = 0; i < n; i++)
@@ -667,8 +739,8 @@ append_differing_pairs(StringInfo detail, const char *heading, List *pairs)
  * appearance.
  */
 char *
-capq_count_differences(const CapqCapture *a, const CapqCapture *b,
-					   bool have_kind, CapqKind kind)
+capq_count_differences(CapqReader *a, CapqReader *b, bool have_kind,
+					   CapqKind kind)
 {
 	List	   *shapes = NIL;
 	List	   *relations = NIL;

@@ -24,27 +24,35 @@ typedef struct CapqShapeGroup
 	char	   *normalized;		/* NULL when the role may not see it */
 	CapqKind	kind;
 	uint64		executions;
+	uint64		failed;			/* executions that failed */
 	uint64		rows;
 	double		total_ms;
 	double		max_ms;			/* its slowest execution's duration */
-	int			slowest;		/* index of that execution */
+	uint64		slowest_seq;	/* seq of that execution */
 	List	   *relations;		/* relation OIDs, distinct with their database */
 	List	   *relation_dbids;	/* database OID of each of them */
 	List	   *call_sites;		/* distinct sqlcommenter tags (char *) */
 	List	   *examples;		/* parameter sets (char *), a few */
-	int			first;			/* index of its first execution */
+	uint64		first_seq;		/* seq of its first execution */
 } CapqShapeGroup;
 
-extern int	capq_group_shapes(const CapqCapture *cap, bool by_phase,
-							  bool have_kind, CapqKind kind,
+/* Statements being grouped by shape, one at a time (repeats.c). */
+typedef struct CapqGrouping CapqGrouping;
+
+extern CapqGrouping *capq_grouping_begin(bool by_phase, bool have_kind,
+										 CapqKind kind, uint64 show_from,
+										 bool with_examples);
+extern CapqShapeGroup *capq_grouping_add(CapqGrouping *gr, const CapqEntry *e);
+extern int	capq_grouping_end(CapqGrouping *gr, CapqReader *rd,
 							  CapqShapeGroup **groups);
-extern int	capq_group_shapes_shown(const CapqCapture *cap, bool by_phase,
+extern int	capq_group_shapes_shown(CapqReader *rd, bool by_phase,
 									bool have_kind, CapqKind kind,
 									uint64 show_from, bool with_examples,
 									CapqShapeGroup **groups);
-extern char *capq_repeated_shapes_hint(const CapqCapture *cap);
+extern CapqGrouping *capq_repeats_grouping(void);
+extern char *capq_repeated_shapes_hint(CapqGrouping *gr, CapqReader *rd);
 extern char *capq_relation_name(Oid dbid, Oid relid, bool mark_database);
-extern char *capq_count_differences(const CapqCapture *a, const CapqCapture *b,
+extern char *capq_count_differences(CapqReader *a, CapqReader *b,
 									bool have_kind, CapqKind kind);
 extern char *capq_call_site(const char *comment);
 

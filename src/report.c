@@ -18,7 +18,9 @@
  * Markdown punctuation and code fences; control characters in text), and
  * every text, parameter, plan and error goes through the privilege masking
  * of render.c.  Work is bounded per entry, items listed are bounded (see
- * report.h), and the whole document is built in one StringInfo.
+ * report.h), and the whole document is built in one StringInfo.  The
+ * capture is read once, a chunk at a time: what the report keeps is its
+ * shapes and what it shows of the statements it lists.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,27 +55,73 @@ const char *const capq_report_format_names[CAPQ_NUM_REPORT_FORMATS] = {
 #define REPORT_MAX_BANDS		200		/* phases drawn on the timeline */
 #define REPORT_MAX_DEPTH		32		/* nesting levels laid out apart */
 #define REPORT_TEXT_COLUMNS		50		/* width of a text timeline bar */
-#define REPORT_MAX_FAILED_SCANS	10000	/* failed entries matched to shapes */
 
 #define CAPQ_HIDDEN_TEXT_HTML	"&lt;insufficient privilege&gt;"
+
+/*
+ * A statement drawn and listed: what the report shows of it, masked and
+ * clipped when it is read (the capture is read a chunk at a time).
+ */
+typedef struct ListedEntry
+{
+	uint64		seq;
+	int32		phase;
+	const char *phase_name;
+	Oid			userid;
+	int32		nesting;
+	CapqKind	kind;
+	uint8		flags;
+	uint64		rows;
+	double		duration_ms;
+	char		sqlstate[6];
+	bool		visible;
+	char	   *text;			/* masked, clipped at REPORT_TEXT_BYTES */
+	char	   *params;			/* masked, clipped; NULL when none */
+	char	   *plan;			/* masked, clipped; NULL when none */
+	char	   *message;		/* error message, masked, clipped; or NULL */
+	char	   *relations;		/* "a, b"; NULL when none or hidden */
+	double		offset_ms;		/* its start on the time axis */
+	char		group_key[sizeof(((CapqShapeGroup *) NULL)->key)];
+	int			group;			/* its group in the table, -1 if none */
+} ListedEntry;
+
+/* A phase: a run of consecutive entries (phases only move forward). */
+typedef struct PhaseBand
+{
+	int32		phase;
+	const char *name;
+	double		start_ms;
+	double		end_ms;
+} PhaseBand;
+
+/* The slowest execution's plan of a shape, as shown. */
+typedef struct SlowestPlan
+{
+	char		key[sizeof(((CapqShapeGroup *) NULL)->key)];	/* MUST BE FIRST */
+	char	   *plan;			/* masked, clipped; NULL when none */
+} SlowestPlan;
 
 /* The document being built, and what every part of it needs. */
 typedef struct Report
 {
-	const CapqCapture *cap;
+	CapqSlot	slot;			/* the capture, as of the end of the read */
+	CapqLedger	ledger;		/* what the ring counted for it, likewise */
 	CapqReportFormat format;
 	StringInfoData out;
-	double	   *offset_ms;		/* per entry: its start on the time axis */
+	uint64		nentries;		/* statements read */
 	double		span_ms;		/* the axis: first start to last end */
 	bool		clocked;		/* offsets from recorded start times */
 	TimestampTz first_start;	/* when clocked */
 	uint64		failed;
-	Size		nlisted;		/* statements drawn and listed */
+	ListedEntry *listed;		/* statements drawn and listed */
+	Size		nlisted;
+	PhaseBand  *bands;			/* the timeline's phases, at most
+								 * REPORT_MAX_BANDS */
+	int			nbands;
 	CapqShapeGroup *groups;		/* by phase, repeated first */
 	int			ngroups;
 	int			nrepeated;
-	int		   *entry_group;	/* per listed entry: its group, -1 if none */
-	uint64	   *group_failed;	/* per group: failed executions */
+	HTAB	   *slowest_plans;	/* SlowestPlan by group key */
 	Oid			cached_userid;	/* GetUserNameFromId cache */
 	char	   *cached_username;
 } Report;
@@ -87,8 +135,14 @@ entry_ms(const CapqEntry *e)
 	return (e->flags & CAPQ_FLAG_DONE) ? e->duration_ms : 0.0;
 }
 
+static double
+listed_ms(const ListedEntry *e)
+{
+	return (e->flags & CAPQ_FLAG_DONE) ? e->duration_ms : 0.0;
+}
+
 static bool
-entry_failed(const CapqEntry *e)
+listed_failed(const ListedEntry *e)
 {
 	return e->sqlstate[0] != '\0';
 }
@@ -116,20 +170,18 @@ format_ms(double ms)
 
 /* "0.123 ms"; a statement that has not ended: failed, or still running */
 static char *
-duration_text(const CapqEntry *e)
+duration_text(const ListedEntry *e)
 {
 	if (e->flags & CAPQ_FLAG_DONE)
 		return format_ms(e->duration_ms);
-	return pstrdup(entry_failed(e) ? "failed" : "running");
+	return pstrdup(listed_failed(e) ? "failed" : "running");
 }
 
 /* The shape group of a listed entry, NULL when unknown. */
 static const CapqShapeGroup *
-listed_group(const Report *r, Size i)
+listed_group(const Report *r, const ListedEntry *e)
 {
-	int			g = r->entry_group[i];
-
-	return g >= 0 ? &r->groups[g] : NULL;
+	return e->group >= 0 ? &r->groups[e->group] : NULL;
 }
 
 /* Has the document grown past its soft limit?  Lists stop there. */
@@ -150,50 +202,6 @@ user_name(Report *r, Oid userid)
 		r->cached_username = name ? name : psprintf("%u", userid);
 	}
 	return r->cached_username;
-}
-
-/* What the reader may see of an entry; NULL where there is nothing. */
-static char *
-entry_params(const CapqEntry *e)
-{
-	if (!capq_entry_visible(e))
-		return e->nparams > 0 ? pstrdup(CAPQ_HIDDEN_TEXT) : NULL;
-	return capq_params_render(e);
-}
-
-static char *
-entry_plan(const CapqEntry *e)
-{
-	if (e->plan == NULL)
-		return NULL;
-	if (!capq_entry_visible(e))
-		return pstrdup(CAPQ_HIDDEN_TEXT);
-	return capq_clip_text(e->plan, REPORT_PLAN_BYTES);
-}
-
-static char *
-entry_error_message(const CapqEntry *e)
-{
-	if (e->error_message == NULL)
-		return NULL;
-	if (!capq_entry_visible(e))
-		return pstrdup(CAPQ_HIDDEN_TEXT);
-	return capq_clip_text(e->error_message, REPORT_ERROR_BYTES);
-}
-
-/* relations the statement touched, "a, b"; NULL when none or hidden */
-static char *
-entry_relations(const CapqEntry *e)
-{
-	StringInfoData buf;
-
-	if (e->nrelations == 0 || !capq_entry_visible(e))
-		return NULL;
-	initStringInfo(&buf);
-	for (int i = 0; i < e->nrelations && buf.len <= REPORT_LIST_BYTES; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
-						 capq_relation_name(e->dbid, e->relations[i], true));
-	return buf.data;
 }
 
 static char *
@@ -434,75 +442,187 @@ md_fenced(StringInfo buf, const char *info, const char *s)
 	appendStringInfoChar(buf, '\n');
 }
 
-/*---- Layout: where each statement sits on the time axis ----*/
+/*---- Reading: what the report needs, as statements come ----*/
 
 /*
- * Offsets from the recorded start times when every entry has one.  Without
- * them (an older library wrote the capture), statements are laid end to end
- * in order of execution, each nested statement from its caller's start:
- * durations stay true, gaps between statements are left out.
+ * Where statements sit on the time axis: offsets from the recorded start
+ * times when every entry has one.  Without them (an older library wrote
+ * the capture), statements are laid end to end in order of execution, each
+ * nested statement from its caller's start: durations stay true, gaps
+ * between statements are left out.
  */
-static void
-layout_timeline(Report *r)
+typedef struct Layout
 {
-	const CapqCapture *cap = r->cap;
 	double		cursor[REPORT_MAX_DEPTH];
 	double		caller_start[REPORT_MAX_DEPTH];	/* clocked: the interval of */
 	double		caller_end[REPORT_MAX_DEPTH];	/* the caller at each level */
+} Layout;
 
-	r->offset_ms = palloc0(Max(cap->nentries, 1) * sizeof(double));
-	r->clocked = cap->nentries > 0;
-	r->first_start = 0;
-	for (Size i = 0; i < cap->nentries; i++)
+/* The next statement's offset; the axis grows to its end. */
+static double
+layout_next(Report *r, Layout *l, const CapqEntry *e)
+{
+	int			level = Min(Max(e->nesting, 0), REPORT_MAX_DEPTH - 1);
+	double		offset;
+
+	if (r->clocked)
 	{
-		TimestampTz t = cap->entries[i].started_at;
+		double		start = (double) (e->started_at - r->first_start) / 1000.0;
 
-		if (t == 0)
-			r->clocked = false;
-		else if (r->first_start == 0 || t < r->first_start)
-			r->first_start = t;
+		/*
+		 * Start times are whole microseconds of the wall clock and
+		 * durations come from the monotonic one: on a statement of a few
+		 * microseconds the two disagree by a tick or two.  A nested
+		 * statement is kept within its caller's bar (at most that much
+		 * earlier), as it ran.
+		 */
+		if (level > 0 && start + entry_ms(e) > l->caller_end[level])
+			start = Max(l->caller_end[level] - entry_ms(e), l->caller_start[level]);
+		offset = start;
+		if (level + 1 < REPORT_MAX_DEPTH)
+		{
+			l->caller_start[level + 1] = start;
+			l->caller_end[level + 1] = start + entry_ms(e);
+		}
 	}
-
-	memset(cursor, 0, sizeof(cursor));
-	memset(caller_start, 0, sizeof(caller_start));
-	memset(caller_end, 0, sizeof(caller_end));
-	r->span_ms = 0;
-	for (Size i = 0; i < cap->nentries; i++)
+	else
 	{
-		const CapqEntry *e = &cap->entries[i];
-
-		if (r->clocked)
-		{
-			int			level = Min(Max(e->nesting, 0), REPORT_MAX_DEPTH - 1);
-			double		start = (double) (e->started_at - r->first_start) / 1000.0;
-
-			/*
-			 * Start times are whole microseconds of the wall clock and
-			 * durations come from the monotonic one: on a statement of a
-			 * few microseconds the two disagree by a tick or two.  A nested
-			 * statement is kept within its caller's bar (at most that much
-			 * earlier), as it ran.
-			 */
-			if (level > 0 && start + entry_ms(e) > caller_end[level])
-				start = Max(caller_end[level] - entry_ms(e), caller_start[level]);
-			r->offset_ms[i] = start;
-			if (level + 1 < REPORT_MAX_DEPTH)
-			{
-				caller_start[level + 1] = start;
-				caller_end[level + 1] = start + entry_ms(e);
-			}
-		}
-		else
-		{
-			int			level = Min(Max(e->nesting, 0), REPORT_MAX_DEPTH - 1);
-
-			r->offset_ms[i] = cursor[level];
-			cursor[level] += entry_ms(e);
-			if (level + 1 < REPORT_MAX_DEPTH)
-				cursor[level + 1] = r->offset_ms[i];
-		}
-		r->span_ms = Max(r->span_ms, r->offset_ms[i] + entry_ms(e));
+		offset = l->cursor[level];
+		l->cursor[level] += entry_ms(e);
+		if (level + 1 < REPORT_MAX_DEPTH)
+			l->cursor[level + 1] = offset;
 	}
+	r->span_ms = Max(r->span_ms, offset + entry_ms(e));
+	return offset;
+}
+
+/* The timeline's phase bands: the first REPORT_MAX_BANDS runs of a phase. */
+static void
+band_next(Report *r, const CapqEntry *e, double offset, bool *bands_full)
+{
+	PhaseBand  *b = r->nbands > 0 ? &r->bands[r->nbands - 1] : NULL;
+
+	if (*bands_full)
+		return;
+	if (b == NULL || b->phase != e->phase)
+	{
+		if (r->nbands >= REPORT_MAX_BANDS)
+		{
+			*bands_full = true;
+			return;
+		}
+		b = &r->bands[r->nbands++];
+		b->phase = e->phase;
+		b->name = e->phase_name ? pstrdup(e->phase_name) : NULL;
+		b->start_ms = offset;
+		b->end_ms = offset + entry_ms(e);
+	}
+	b->start_ms = Min(b->start_ms, offset);
+	b->end_ms = Max(b->end_ms, offset + entry_ms(e));
+}
+
+/* What the reader may see of an entry; NULL where there is nothing. */
+static char *
+entry_params(const CapqEntry *e)
+{
+	if (!capq_entry_visible(e))
+		return e->nparams > 0 ? pstrdup(CAPQ_HIDDEN_TEXT) : NULL;
+	return capq_params_render(e);
+}
+
+static char *
+entry_plan(const CapqEntry *e)
+{
+	if (e->plan == NULL)
+		return NULL;
+	if (!capq_entry_visible(e))
+		return pstrdup(CAPQ_HIDDEN_TEXT);
+	return capq_clip_text(e->plan, REPORT_PLAN_BYTES);
+}
+
+static char *
+entry_error_message(const CapqEntry *e)
+{
+	if (e->error_message == NULL)
+		return NULL;
+	if (!capq_entry_visible(e))
+		return pstrdup(CAPQ_HIDDEN_TEXT);
+	return capq_clip_text(e->error_message, REPORT_ERROR_BYTES);
+}
+
+/* relations the statement touched, "a, b"; NULL when none or hidden */
+static char *
+entry_relations(const CapqEntry *e)
+{
+	StringInfoData buf;
+
+	if (e->nrelations == 0 || !capq_entry_visible(e))
+		return NULL;
+	initStringInfo(&buf);
+	for (int i = 0; i < e->nrelations && buf.len <= REPORT_LIST_BYTES; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 capq_relation_name(e->dbid, e->relations[i], true));
+	return buf.data;
+}
+
+/*
+ * Keep what the report shows of a statement it lists; what it is clipped
+ * from is made in scratch, reset after.
+ */
+static void
+list_entry(ListedEntry *l, const CapqEntry *e, double offset,
+		   const CapqShapeGroup *g, MemoryContext scratch)
+{
+	MemoryContext keep = MemoryContextSwitchTo(scratch);
+	char	   *text = capq_entry_text(e);
+	char	   *params = entry_params(e);
+
+	MemoryContextSwitchTo(keep);
+	l->seq = e->seq;
+	l->phase = e->phase;
+	l->phase_name = e->phase_name ? pstrdup(e->phase_name) : NULL;
+	l->userid = e->userid;
+	l->nesting = e->nesting;
+	l->kind = e->kind;
+	l->flags = e->flags;
+	l->rows = e->rows;
+	l->duration_ms = e->duration_ms;
+	memcpy(l->sqlstate, e->sqlstate, sizeof(l->sqlstate));
+	l->visible = capq_entry_visible(e);
+	/* what each part shows of it is clipped at most this much */
+	l->text = capq_clip_text(text, REPORT_TEXT_BYTES);
+	l->params = params ? capq_clip_text(params, REPORT_PARAMS_BYTES) : NULL;
+	l->plan = entry_plan(e);
+	l->message = entry_error_message(e);
+	l->relations = entry_relations(e);
+	l->offset_ms = offset;
+	if (g != NULL)
+		memcpy(l->group_key, g->key, sizeof(l->group_key));
+	else
+		l->group_key[0] = '\0';
+	l->group = -1;
+	MemoryContextReset(scratch);
+}
+
+/* A new slowest execution of its shape: keep its plan as shown. */
+static void
+keep_slowest_plan(Report *r, const CapqShapeGroup *g, const CapqEntry *e)
+{
+	bool		found;
+	SlowestPlan *sp = hash_search(r->slowest_plans, g->key, HASH_ENTER, &found);
+
+	if (found && sp->plan != NULL)
+		pfree(sp->plan);
+	sp->plan = entry_plan(e);
+}
+
+/* The plan shown for a shape's slowest execution, NULL when none. */
+static char *
+slowest_plan(const Report *r, const CapqShapeGroup *g)
+{
+	SlowestPlan *sp = hash_search(r->slowest_plans, g->key, HASH_FIND, NULL);
+
+	return sp ? sp->plan : NULL;
 }
 
 /* Shapes ordered for the table: likely N+1 first (most executions
@@ -521,7 +641,9 @@ report_group_cmp(const void *a, const void *b)
 		return x->executions > y->executions ? -1 : 1;
 	if (x->total_ms != y->total_ms)
 		return x->total_ms > y->total_ms ? -1 : 1;
-	return x->first - y->first;
+	if (x->first_seq != y->first_seq)
+		return x->first_seq < y->first_seq ? -1 : 1;
+	return 0;
 }
 
 /* A group's place in the sorted table, by its "phase:fingerprint" key. */
@@ -531,41 +653,14 @@ typedef struct GroupIndex
 	int			index;
 } GroupIndex;
 
-/* The index of the group an entry belongs to, or -1. */
-static int
-entry_group_index(HTAB *index, MemoryContext scratch, const CapqEntry *e)
-{
-	MemoryContext outer = MemoryContextSwitchTo(scratch);
-	CapqShape	shape;
-	char		key[sizeof(((GroupIndex *) NULL)->key)];
-	GroupIndex *found;
-
-	capq_shape_scan(&shape, e->text, e->text_len, true);
-	snprintf(key, sizeof(key), "%d:%s", e->phase, capq_shape_fingerprint(&shape));
-	MemoryContextSwitchTo(outer);
-	MemoryContextReset(scratch);
-	found = hash_search(index, key, HASH_FIND, NULL);
-	return found ? found->index : -1;
-}
-
-/*
- * Which shape each listed statement has (the timeline marks the likely
- * N+1), and how many executions of each shape failed.  A statement is
- * scanned again for it: the listed ones, and at most
- * REPORT_MAX_FAILED_SCANS failed ones beyond them.
- */
+/* Which shape each listed statement has: the timeline marks the likely N+1. */
 static void
 match_groups(Report *r)
 {
-	const CapqCapture *cap = r->cap;
 	HASHCTL		ctl;
 	HTAB	   *index;
-	MemoryContext scratch;
-	int			scanned_failed = 0;
 
-	r->entry_group = palloc(Max(r->nlisted, 1) * sizeof(int));
-	r->group_failed = palloc0(Max(r->ngroups, 1) * sizeof(uint64));
-	if (cap->nentries == 0)
+	if (r->nlisted == 0)
 		return;
 	ctl.keysize = sizeof(((GroupIndex *) NULL)->key);
 	ctl.entrysize = sizeof(GroupIndex);
@@ -578,40 +673,71 @@ match_groups(Report *r)
 
 		g->index = i;
 	}
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "capquery report scan",
-									ALLOCSET_DEFAULT_SIZES);
-	for (Size i = 0; i < cap->nentries; i++)
+	for (Size i = 0; i < r->nlisted; i++)
 	{
-		const CapqEntry *e = &cap->entries[i];
-		int			g = -1;
+		ListedEntry *l = &r->listed[i];
+		GroupIndex *g = l->group_key[0] ?
+			hash_search(index, l->group_key, HASH_FIND, NULL) : NULL;
 
-		if (i < r->nlisted ||
-			(entry_failed(e) && scanned_failed++ < REPORT_MAX_FAILED_SCANS))
-			g = entry_group_index(index, scratch, e);
-		if (i < r->nlisted)
-			r->entry_group[i] = g;
-		if (g >= 0 && entry_failed(e))
-			r->group_failed[g]++;
+		l->group = g ? g->index : -1;
 	}
-	MemoryContextDelete(scratch);
 	hash_destroy(index);
 }
 
+/*
+ * Read the capture once: the counts, the time axis and the phase bands
+ * over every statement, its shapes, and the first
+ * CAPQ_REPORT_MAX_STATEMENTS statements as they will be listed.  Memory
+ * holds those, the shapes, and one chunk of the capture.
+ */
 static void
-prepare(Report *r)
+prepare(Report *r, CapqReader *rd)
 {
-	const CapqCapture *cap = r->cap;
+	CapqGrouping *gr = capq_grouping_begin(true, false, CAPQ_KIND_SELECT, 0,
+										   true);
+	Layout		layout;
+	bool		bands_full = false;
+	CapqEntry  *e;
+	HASHCTL		ctl;
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "capquery report entry",
+												  ALLOCSET_DEFAULT_SIZES);
 
-	layout_timeline(r);
-	r->failed = 0;
-	for (Size i = 0; i < cap->nentries; i++)
+	memset(&layout, 0, sizeof(layout));
+	ctl.keysize = sizeof(((SlowestPlan *) NULL)->key);
+	ctl.entrysize = sizeof(SlowestPlan);
+	ctl.hcxt = CurrentMemoryContext;
+	r->slowest_plans = hash_create("capquery report plans", 64, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	r->listed = palloc(CAPQ_REPORT_MAX_STATEMENTS * sizeof(ListedEntry));
+	r->bands = palloc(REPORT_MAX_BANDS * sizeof(PhaseBand));
+	/* the reader's first pass knows whether every start was recorded */
+	r->first_start = rd->first_started_at;
+	r->clocked = r->first_start != 0;
+	r->span_ms = 0;
+
+	while ((e = capq_read_next(rd)) != NULL)
 	{
-		if (entry_failed(&cap->entries[i]))
+		double		offset = layout_next(r, &layout, e);
+		CapqShapeGroup *g = capq_grouping_add(gr, e);
+
+		r->nentries++;
+		if (e->sqlstate[0] != '\0')
 			r->failed++;
+		band_next(r, e, offset, &bands_full);
+		if (g != NULL && g->slowest_seq == e->seq)
+			keep_slowest_plan(r, g, e);
+		if (r->nlisted < CAPQ_REPORT_MAX_STATEMENTS)
+			list_entry(&r->listed[r->nlisted++], e, offset, g, scratch);
 	}
-	r->nlisted = Min(cap->nentries, (Size) CAPQ_REPORT_MAX_STATEMENTS);
-	r->ngroups = capq_group_shapes(cap, true, false, CAPQ_KIND_SELECT,
-								   &r->groups);
+	MemoryContextDelete(scratch);
+	r->slot = rd->slot;
+	r->ledger = rd->ledger;
+	r->clocked = r->clocked && r->nentries > 0;
+	if (!r->clocked)
+		r->first_start = 0;
+
+	r->ngroups = capq_grouping_end(gr, rd, &r->groups);
 	qsort(r->groups, r->ngroups, sizeof(CapqShapeGroup), report_group_cmp);
 	r->nrepeated = 0;
 	for (int i = 0; i < r->ngroups; i++)
@@ -620,45 +746,6 @@ prepare(Report *r)
 			r->nrepeated++;
 	}
 	match_groups(r);
-}
-
-/* A phase: a run of consecutive entries (phases only move forward). */
-typedef struct PhaseBand
-{
-	int32		phase;
-	const char *name;
-	double		start_ms;
-	double		end_ms;
-	Size		first;			/* index of its first entry */
-} PhaseBand;
-
-static int
-phase_bands(const Report *r, PhaseBand **bands)
-{
-	const CapqCapture *cap = r->cap;
-	int			n = 0;
-
-	*bands = palloc(REPORT_MAX_BANDS * sizeof(PhaseBand));
-	for (Size i = 0; i < cap->nentries; i++)
-	{
-		const CapqEntry *e = &cap->entries[i];
-		PhaseBand  *b = n > 0 ? &(*bands)[n - 1] : NULL;
-
-		if (b == NULL || b->phase != e->phase)
-		{
-			if (n >= REPORT_MAX_BANDS)
-				break;
-			b = &(*bands)[n++];
-			b->phase = e->phase;
-			b->name = e->phase_name;
-			b->start_ms = r->offset_ms[i];
-			b->end_ms = r->offset_ms[i] + entry_ms(e);
-			b->first = i;
-		}
-		b->start_ms = Min(b->start_ms, r->offset_ms[i]);
-		b->end_ms = Max(b->end_ms, r->offset_ms[i] + entry_ms(e));
-	}
-	return n;
 }
 
 /* A tick step of 1, 2 or 5 times a power of ten: about five ticks. */
@@ -688,7 +775,7 @@ time_span_text(const Report *r)
 static char *
 started_text(const Report *r)
 {
-	if (r->cap->nentries == 0)
+	if (r->nentries == 0)
 		return pstrdup("no statements");
 	if (!r->clocked)
 		return pstrdup("not recorded");
@@ -808,8 +895,8 @@ static void
 html_header(Report *r)
 {
 	StringInfo	o = &r->out;
-	const CapqSlot *slot = &r->cap->slot;
-	const CapqLedger *ledger = &r->cap->ledger;
+	const CapqSlot *slot = &r->slot;
+	const CapqLedger *ledger = &r->ledger;
 	char	   *label = slot->label[0] ? capq_label_to_reader(slot) : NULL;
 
 	appendStringInfoString(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -864,9 +951,8 @@ static void
 html_timeline(Report *r)
 {
 	StringInfo	o = &r->out;
-	const CapqCapture *cap = r->cap;
-	PhaseBand  *bands;
-	int			nbands = phase_bands(r, &bands);
+	PhaseBand  *bands = r->bands;
+	int			nbands = r->nbands;
 	double		span = r->span_ms > 0 ? r->span_ms : 1.0;
 	double		step = tick_step(span);
 
@@ -923,12 +1009,12 @@ html_timeline(Report *r)
 	appendStringInfoString(o, "<div class=\"tl-body\">\n");
 	for (Size i = 0; i < r->nlisted && !report_full(r); i++)
 	{
-		const CapqEntry *e = &cap->entries[i];
+		const ListedEntry *e = &r->listed[i];
 		const char *kind = capq_kind_name(e->kind);
-		bool		failed = entry_failed(e);
-		char	   *text = capq_entry_text(e);
+		bool		failed = listed_failed(e);
+		char	   *text = e->text;
 		int			depth = Min(Max(e->nesting, 0), 10);
-		const CapqShapeGroup *g = listed_group(r, i);
+		const CapqShapeGroup *g = listed_group(r, e);
 		bool		repeated = g != NULL && group_repeated(g);
 
 		appendStringInfo(o, "<div class=\"tl-row%s%s\" id=\"tl-" UINT64_FORMAT "\">",
@@ -941,9 +1027,9 @@ html_timeline(Report *r)
 		appendStringInfoString(o, "</a><div class=\"tl-track\">");
 		appendStringInfo(o, "<a class=\"tl-bar k-%s%s\" href=\"#stmt-" UINT64_FORMAT "\" style=\"",
 						 kind, failed ? " failed" : "", e->seq);
-		html_position(o, r, r->offset_ms[i], entry_ms(e));
+		html_position(o, r, e->offset_ms, listed_ms(e));
 		appendStringInfo(o, "\" title=\"#" UINT64_FORMAT " %s, +%s, %s",
-						 e->seq, kind, format_ms(r->offset_ms[i]),
+						 e->seq, kind, format_ms(e->offset_ms),
 						 duration_text(e));
 		if (failed)
 			appendStringInfo(o, ", ERROR %s", e->sqlstate);
@@ -952,10 +1038,10 @@ html_timeline(Report *r)
 		appendStringInfoString(o, "\"></a></div></div>\n");
 	}
 	appendStringInfoString(o, "</div></div>");
-	if (r->nlisted < cap->nentries || report_full(r))
+	if (r->nlisted < r->nentries || report_full(r))
 		appendStringInfo(o, "<p class=\"sub\">The first " UINT64_FORMAT " of " UINT64_FORMAT
 						 " statements are drawn; the counts and the shape table cover them all.</p>",
-						 (uint64) r->nlisted, (uint64) cap->nentries);
+						 (uint64) r->nlisted, r->nentries);
 	appendStringInfoString(o, "</section>\n");
 }
 
@@ -986,17 +1072,16 @@ html_shapes(Report *r)
 	for (int i = 0; i < r->ngroups && shown < CAPQ_REPORT_MAX_SHAPES && !report_full(r); i++, shown++)
 	{
 		const CapqShapeGroup *g = &r->groups[i];
-		const CapqEntry *slowest = &r->cap->entries[g->slowest];
-		char	   *plan = entry_plan(slowest);
+		char	   *plan = slowest_plan(r, g);
 		ListCell   *lc;
 
 		appendStringInfo(o, "<tr class=\"shape%s\" id=\"shape-%d\" data-fingerprint=\"%s\"><td>",
 						 group_repeated(g) ? " repeated" : "", i + 1, g->fingerprint);
 		if (group_repeated(g))
 			appendStringInfoString(o, "<span class=\"flag nplus1\" title=\"ran more than once in one phase\">N+1?</span>");
-		if (r->group_failed[i] > 0)
+		if (g->failed > 0)
 			appendStringInfo(o, " <span class=\"flag err\">" UINT64_FORMAT " failed</span>",
-							 r->group_failed[i]);
+							 g->failed);
 		appendStringInfo(o, "</td><td class=\"num\">%d</td><td><span class=\"kind k-%s\">%s</span> <code class=\"fp\">%s</code>",
 						 g->phase, capq_kind_name(g->kind), capq_kind_name(g->kind),
 						 g->fingerprint);
@@ -1017,7 +1102,7 @@ html_shapes(Report *r)
 		if (plan)
 			html_plan(o, "plan shape-plan",
 					  psprintf("Plan of the slowest execution (#" UINT64_FORMAT ", %s)",
-							   slowest->seq, format_ms(g->max_ms)),
+							   g->slowest_seq, format_ms(g->max_ms)),
 					  plan);
 		appendStringInfo(o, "</td><td class=\"num\">" UINT64_FORMAT "</td><td class=\"num\">" UINT64_FORMAT
 						 "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td>",
@@ -1037,7 +1122,6 @@ static void
 html_statements(Report *r)
 {
 	StringInfo	o = &r->out;
-	const CapqCapture *cap = r->cap;
 	int32		phase = -1;
 
 	appendStringInfoString(o, "<section id=\"statements\"><h2>Statements</h2>"
@@ -1046,12 +1130,12 @@ html_statements(Report *r)
 						   "<th>Statement</th></tr></thead><tbody>\n");
 	for (Size i = 0; i < r->nlisted && !report_full(r); i++)
 	{
-		const CapqEntry *e = &cap->entries[i];
-		bool		visible = capq_entry_visible(e);
-		char	   *params = entry_params(e);
-		char	   *plan = entry_plan(e);
-		char	   *message = entry_error_message(e);
-		char	   *relations = entry_relations(e);
+		const ListedEntry *e = &r->listed[i];
+		bool		visible = e->visible;
+		char	   *params = e->params;
+		char	   *plan = e->plan;
+		char	   *message = e->message;
+		char	   *relations = e->relations;
 
 		if (e->phase != phase)
 		{
@@ -1066,8 +1150,8 @@ html_statements(Report *r)
 		}
 		appendStringInfo(o, "<tr class=\"stmt%s\" id=\"stmt-" UINT64_FORMAT "\"><td class=\"num\">" UINT64_FORMAT
 						 "</td><td class=\"num\">+%s</td><td class=\"num\">%s</td><td class=\"num\">",
-						 entry_failed(e) ? " failed" : "", e->seq, e->seq,
-						 format_ms(r->offset_ms[i]),
+						 listed_failed(e) ? " failed" : "", e->seq, e->seq,
+						 format_ms(e->offset_ms),
 						 duration_text(e));
 		if (e->flags & CAPQ_FLAG_DONE)
 			appendStringInfo(o, UINT64_FORMAT, e->rows);
@@ -1075,23 +1159,23 @@ html_statements(Report *r)
 						 capq_kind_name(e->kind), capq_kind_name(e->kind));
 		if (e->nesting > 0)
 			appendStringInfo(o, " <span class=\"muted\">nested %d</span>", e->nesting);
-		if (r->entry_group[i] >= 0 && r->entry_group[i] < CAPQ_REPORT_MAX_SHAPES)
+		if (e->group >= 0 && e->group < CAPQ_REPORT_MAX_SHAPES)
 		{
-			const CapqShapeGroup *g = listed_group(r, i);
+			const CapqShapeGroup *g = listed_group(r, e);
 
 			appendStringInfo(o, "<br><a class=\"shape-link\" href=\"#shape-%d\">%s</a>",
-							 r->entry_group[i] + 1,
+							 e->group + 1,
 							 group_repeated(g) ? "<span class=\"flag nplus1\">N+1?</span>" : "shape");
 		}
 		appendStringInfoString(o, "</td><td>");
 		html_text(o, user_name(r, e->userid));
 		appendStringInfo(o, "</td><td><pre class=\"sql%s\">", visible ? "" : " hidden");
-		html_text(o, capq_clip_text(capq_entry_text(e), REPORT_TEXT_BYTES));
+		html_text(o, e->text);
 		appendStringInfoString(o, "</pre>");
 		if (params)
 		{
 			appendStringInfoString(o, "<div class=\"params\">parameters: ");
-			html_text(o, capq_clip_text(params, REPORT_PARAMS_BYTES));
+			html_text(o, params);
 			appendStringInfoString(o, "</div>");
 		}
 		if (relations)
@@ -1100,7 +1184,7 @@ html_statements(Report *r)
 			html_text(o, relations);
 			appendStringInfoString(o, "</div>");
 		}
-		if (entry_failed(e))
+		if (listed_failed(e))
 		{
 			appendStringInfoString(o, "<div class=\"error\"><span class=\"sqlstate\">");
 			html_text(o, e->sqlstate);
@@ -1114,10 +1198,10 @@ html_statements(Report *r)
 		appendStringInfoString(o, "</td></tr>\n");
 	}
 	appendStringInfoString(o, "</tbody></table>");
-	if (r->nlisted < cap->nentries || report_full(r))
+	if (r->nlisted < r->nentries || report_full(r))
 		appendStringInfo(o, "<p class=\"sub\">The first " UINT64_FORMAT " of " UINT64_FORMAT
 						 " statements are listed.</p>",
-						 (uint64) r->nlisted, (uint64) cap->nentries);
+						 (uint64) r->nlisted, r->nentries);
 	appendStringInfoString(o, "</section>\n");
 }
 
@@ -1193,8 +1277,8 @@ static void
 doc_header(Report *r)
 {
 	StringInfo	o = &r->out;
-	const CapqSlot *slot = &r->cap->slot;
-	const CapqLedger *ledger = &r->cap->ledger;
+	const CapqSlot *slot = &r->slot;
+	const CapqLedger *ledger = &r->ledger;
 	char	   *label = slot->label[0] ? capq_label_to_reader(slot) : NULL;
 	const char *facts[][2] = {
 		{"Capture", psprintf(UINT64_FORMAT " (%s)", slot->capture_id,
@@ -1240,7 +1324,6 @@ doc_header(Report *r)
 static void
 doc_timeline(Report *r)
 {
-	const CapqCapture *cap = r->cap;
 	double		span = r->span_ms > 0 ? r->span_ms : 1.0;
 	StringInfoData t;
 	int32		phase = -1;
@@ -1253,9 +1336,9 @@ doc_timeline(Report *r)
 	appendStringInfo(&t, "%-7s  0%*s\n", "", REPORT_TEXT_COLUMNS + 1, format_ms(r->span_ms));
 	for (Size i = 0; i < r->nlisted && !report_full(r); i++)
 	{
-		const CapqEntry *e = &cap->entries[i];
-		int			from = (int) floor(r->offset_ms[i] / span * REPORT_TEXT_COLUMNS);
-		int			to = (int) ceil((r->offset_ms[i] + entry_ms(e)) / span * REPORT_TEXT_COLUMNS);
+		const ListedEntry *e = &r->listed[i];
+		int			from = (int) floor(e->offset_ms / span * REPORT_TEXT_COLUMNS);
+		int			to = (int) ceil((e->offset_ms + listed_ms(e)) / span * REPORT_TEXT_COLUMNS);
 		int			depth = Min(Max(e->nesting, 0), 10);
 
 		from = Min(Max(from, 0), REPORT_TEXT_COLUMNS - 1);
@@ -1273,16 +1356,16 @@ doc_timeline(Report *r)
 		}
 		appendStringInfo(&t, "%-7s |", psprintf("#" UINT64_FORMAT, e->seq));
 		append_repeated(&t, ' ', from);
-		append_repeated(&t, entry_failed(e) ? 'X' : '=', to - from);
+		append_repeated(&t, listed_failed(e) ? 'X' : '=', to - from);
 		append_repeated(&t, ' ', REPORT_TEXT_COLUMNS - to);
-		appendStringInfo(&t, "| %9s %-11s ", format_ms(entry_ms(e)),
+		appendStringInfo(&t, "| %9s %-11s ", format_ms(listed_ms(e)),
 						 capq_kind_name(e->kind));
 		append_repeated(&t, ' ', depth * 2);
-		if (r->entry_group[i] >= 0 && group_repeated(&r->groups[r->entry_group[i]]))
+		if (e->group >= 0 && group_repeated(&r->groups[e->group]))
 			appendStringInfoString(&t, "N+1? ");
-		if (entry_failed(e))
+		if (listed_failed(e))
 			appendStringInfo(&t, "ERROR %s ", e->sqlstate);
-		appendStringInfoString(&t, one_line(capq_entry_text(e), REPORT_LINE_BYTES));
+		appendStringInfoString(&t, one_line(e->text, REPORT_LINE_BYTES));
 		appendStringInfoChar(&t, '\n');
 		if (t.len > CAPQ_REPORT_SOFT_LIMIT)
 			break;
@@ -1291,9 +1374,9 @@ doc_timeline(Report *r)
 		md_fenced(&r->out, "text", t.data);
 	else
 		plain_text(&r->out, t.data, "");
-	if (r->nlisted < cap->nentries)
+	if (r->nlisted < r->nentries)
 		appendStringInfo(&r->out, "\nThe first " UINT64_FORMAT " of " UINT64_FORMAT " statements are drawn.\n",
-						 (uint64) r->nlisted, (uint64) cap->nentries);
+						 (uint64) r->nlisted, r->nentries);
 	appendStringInfoChar(&r->out, '\n');
 }
 
@@ -1318,7 +1401,7 @@ doc_shapes(Report *r)
 		if (md)
 		{
 			appendStringInfo(o, "| %s%s | %d | `%s` %s | ", group_repeated(g) ? "**N+1?**" : "",
-							 r->group_failed[i] > 0 ? psprintf(" %s", count_noun(r->group_failed[i], "failed", "failed")) : "",
+							 g->failed > 0 ? psprintf(" %s", count_noun(g->failed, "failed", "failed")) : "",
 							 g->phase, g->fingerprint, capq_kind_name(g->kind));
 			md_code(o, stmt);
 			appendStringInfo(o, " | " UINT64_FORMAT " | " UINT64_FORMAT " | %s | %s | ",
@@ -1333,7 +1416,7 @@ doc_shapes(Report *r)
 						 group_repeated(g) ? "[N+1?]" : "      ", g->phase,
 						 capq_kind_name(g->kind), g->fingerprint,
 						 count_noun(g->executions, "execution", "executions"),
-						 r->group_failed[i] > 0 ? psprintf(" (" UINT64_FORMAT " failed)", r->group_failed[i]) : "",
+						 g->failed > 0 ? psprintf(" (" UINT64_FORMAT " failed)", g->failed) : "",
 						 count_noun(g->rows, "row", "rows"),
 						 format_ms(g->total_ms), format_ms(g->max_ms));
 		doc_block(r, "", stmt, "    ");
@@ -1365,13 +1448,12 @@ doc_shapes(Report *r)
 	for (int i = 0; i < shown && !report_full(r); i++)
 	{
 		const CapqShapeGroup *g = &r->groups[i];
-		const CapqEntry *slowest = &r->cap->entries[g->slowest];
-		char	   *plan = entry_plan(slowest);
+		char	   *plan = slowest_plan(r, g);
 
 		if (plan == NULL)
 			continue;
 		doc_plan(r, psprintf("Plan of the slowest execution of shape %s in phase %d (#" UINT64_FORMAT ", %s)",
-							 g->fingerprint, g->phase, slowest->seq, format_ms(g->max_ms)),
+							 g->fingerprint, g->phase, g->slowest_seq, format_ms(g->max_ms)),
 				 plan);
 	}
 	if (!md)
@@ -1382,21 +1464,20 @@ static void
 doc_statements(Report *r)
 {
 	StringInfo	o = &r->out;
-	const CapqCapture *cap = r->cap;
 	bool		md = r->format == CAPQ_REPORT_MARKDOWN;
 
 	doc_heading(r, 2, "Statements");
 	for (Size i = 0; i < r->nlisted && !report_full(r); i++)
 	{
-		const CapqEntry *e = &cap->entries[i];
-		char	   *params = entry_params(e);
-		char	   *plan = entry_plan(e);
-		char	   *message = entry_error_message(e);
-		char	   *relations = entry_relations(e);
+		const ListedEntry *e = &r->listed[i];
+		char	   *params = e->params;
+		char	   *plan = e->plan;
+		char	   *message = e->message;
+		char	   *relations = e->relations;
 		char	   *head;
 
 		head = psprintf("#" UINT64_FORMAT ", phase %d, +%s, %s, %s%s%s, by %s",
-						e->seq, e->phase, format_ms(r->offset_ms[i]),
+						e->seq, e->phase, format_ms(e->offset_ms),
 						duration_text(e),
 						(e->flags & CAPQ_FLAG_DONE) ? psprintf("%s, ", count_noun(e->rows, "row", "rows")) : "",
 						capq_kind_name(e->kind),
@@ -1407,22 +1488,22 @@ doc_statements(Report *r)
 			appendStringInfoString(o, "**");
 			md_text(o, head);
 			appendStringInfoString(o, "**");
-			if (entry_failed(e))
+			if (listed_failed(e))
 				appendStringInfo(o, " **ERROR %s**", e->sqlstate);
 			appendStringInfoString(o, "\n\n");
 		}
 		else
 		{
 			plain_text(o, head, "");
-			if (entry_failed(e))
+			if (listed_failed(e))
 				appendStringInfo(o, "  ERROR %s", e->sqlstate);
 			appendStringInfoChar(o, '\n');
 		}
-		doc_block(r, "sql", capq_clip_text(capq_entry_text(e), REPORT_TEXT_BYTES), "    ");
+		doc_block(r, "sql", e->text, "    ");
 		if (params)
 		{
 			appendStringInfoString(o, md ? "\nparameters: " : "    parameters: ");
-			doc_text(r, capq_clip_text(params, REPORT_PARAMS_BYTES));
+			doc_text(r, params);
 			appendStringInfoChar(o, '\n');
 		}
 		if (relations)
@@ -1431,7 +1512,7 @@ doc_statements(Report *r)
 			doc_text(r, relations);
 			appendStringInfoChar(o, '\n');
 		}
-		if (entry_failed(e) && message)
+		if (listed_failed(e) && message)
 		{
 			appendStringInfo(o, md ? "\nerror %s: " : "    error %s: ", e->sqlstate);
 			doc_text(r, message);
@@ -1445,24 +1526,24 @@ doc_statements(Report *r)
 		}
 		appendStringInfoChar(o, '\n');
 	}
-	if (r->nlisted < cap->nentries || report_full(r))
+	if (r->nlisted < r->nentries || report_full(r))
 		appendStringInfo(o, "The first " UINT64_FORMAT " of " UINT64_FORMAT " statements are listed.\n",
-						 (uint64) r->nlisted, (uint64) cap->nentries);
+						 (uint64) r->nlisted, r->nentries);
 }
 
 /*---- Entry point ----*/
 
-/* The report of a capture read by capq_read_capture, in one format. */
+/* The report of the capture rd reads (from its start), in one format. */
 char *
-capq_report_render(const CapqCapture *cap, CapqReportFormat format)
+capq_report_render(CapqReader *rd, CapqReportFormat format)
 {
 	Report		r;
 
 	memset(&r, 0, sizeof(r));
-	r.cap = cap;
 	r.format = format;
+	prepare(&r, rd);
+	capq_read_close(rd);
 	initStringInfo(&r.out);
-	prepare(&r);
 	if (format == CAPQ_REPORT_HTML)
 		html_report(&r);
 	else

@@ -31,7 +31,6 @@ extern const char *const capq_report_format_names[CAPQ_NUM_REPORT_FORMATS];
 #define CAPQ_REPORT_MAX_SHAPES		500
 #define CAPQ_REPORT_SOFT_LIMIT		(64 * 1024 * 1024)
 
-extern char *capq_report_render(const CapqCapture *cap,
-								CapqReportFormat format);
+extern char *capq_report_render(CapqReader *rd, CapqReportFormat format);
 
 #endif							/* CAPQ_REPORT_H */

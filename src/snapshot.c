@@ -43,11 +43,18 @@
 typedef struct RenderedText
 {
 	uint64		hash;			/* of the text: MUST BE FIRST */
-	const char *text;
+	char	   *text;			/* a copy (statements are read by chunks) */
 	uint32		text_len;
 	int			offset;			/* of its lines in the output */
 	int			len;
 } RenderedText;
+
+/* The texts rendered, in a bounded cache (see capq_text_cache). */
+typedef struct RenderedTexts
+{
+	HTAB	   *hash;
+	MemoryContext cxt;
+} RenderedTexts;
 
 /* Append "-- EXPECTED_PARAMS: ..." and the statement for one entry. */
 static void
@@ -138,7 +145,7 @@ append_error(StringInfo out, const CapqEntry *e)
 
 static void
 append_entry(StringInfo out, const CapqEntry *e, bool first, bool with_plans,
-			 MemoryContext scratch, HTAB *rendered)
+			 MemoryContext scratch, RenderedTexts *rendered)
 {
 	MemoryContext outer;
 	RenderedText *r = NULL;
@@ -164,7 +171,15 @@ append_entry(StringInfo out, const CapqEntry *e, bool first, bool with_plans,
 											   e->text_len, 0);
 		bool		found;
 
-		r = hash_search(rendered, &hash, HASH_ENTER, &found);
+		r = rendered->hash ? hash_search(rendered->hash, &hash, HASH_FIND, NULL) : NULL;
+		found = r != NULL;
+		if (r == NULL)
+		{
+			rendered->hash = capq_text_cache(rendered->hash, rendered->cxt,
+											 sizeof(RenderedText),
+											 "capquery rendered texts");
+			r = hash_search(rendered->hash, &hash, HASH_ENTER, NULL);
+		}
 		if (found && r->text_len == e->text_len &&
 			memcmp(r->text, e->text, e->text_len) == 0)
 		{
@@ -177,7 +192,8 @@ append_entry(StringInfo out, const CapqEntry *e, bool first, bool with_plans,
 		}
 		else
 		{
-			r->text = e->text;
+			r->text = MemoryContextAlloc(rendered->cxt, e->text_len);
+			memcpy(r->text, e->text, e->text_len);
 			r->text_len = e->text_len;
 			r->offset = out->len;
 		}
@@ -199,64 +215,64 @@ append_entry(StringInfo out, const CapqEntry *e, bool first, bool with_plans,
 /*
  * The snapshot of a capture, built in one buffer that starts with room for
  * a varlena header, so that the text datum is that buffer (100 MB of
- * snapshot are never copied).  Each statement is scanned in a scratch
- * context reset after it: memory is the output's.  A snapshot that would
- * pass what a text value can hold (1 GB) is refused with 54000 before it
- * is built that far.
+ * snapshot are never copied).  Statements come one at a time from the
+ * reader; each is scanned in a scratch context reset after it: memory is
+ * the output's, and a bounded cache of texts rendered.  A snapshot that
+ * would pass what a text value can hold (1 GB) is refused with 54000
+ * before it is built that far.
  */
 static void
-build_snapshot(StringInfo out, const CapqCapture *cap, bool with_plans)
+build_snapshot(StringInfo out, CapqReader *rd, bool with_plans)
 {
 	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
 												  "capquery snapshot scan",
 												  ALLOCSET_DEFAULT_SIZES);
-	HASHCTL		ctl;
-	HTAB	   *rendered;
+	RenderedTexts rendered;
+	CapqEntry  *e;
 
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(RenderedText);
-	ctl.hcxt = CurrentMemoryContext;
-	rendered = hash_create("capquery rendered texts", 256, &ctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rendered.hash = NULL;
+	rendered.cxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "capquery rendered texts",
+										 ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(out);
 	appendBinaryStringInfo(out, "\0\0\0\0", VARHDRSZ);
-	for (Size i = 0; i < cap->nentries; i++)
+	while ((e = capq_read_next(rd)) != NULL)
 	{
-		const CapqEntry *e = &cap->entries[i];
 		StringInfoData piece;
+		bool		first = e->seq == 1;
 
 		if ((Size) out->len + entry_bound(e) < MaxAllocSize)
 		{
-			append_entry(out, e, i == 0, with_plans, scratch, rendered);
+			append_entry(out, e, first, with_plans, scratch, &rendered);
 			continue;
 		}
 
 		/* near the limit, or a huge statement: render it apart, measure */
 		initStringInfo(&piece);
-		append_entry(&piece, e, i == 0, with_plans, scratch, NULL);
+		append_entry(&piece, e, first, with_plans, scratch, NULL);
 		if ((Size) out->len + piece.len >= MaxAllocSize)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("snapshot of capture " UINT64_FORMAT " is too large",
-							cap->slot.capture_id),
-					 errdetail("The snapshot reached %d bytes at statement " UINT64_FORMAT " of %zu; a text value holds at most 1 GB.",
-							   out->len - VARHDRSZ, e->seq, cap->nentries),
+							rd->slot.capture_id),
+					 errdetail("The snapshot reached %d bytes at statement " UINT64_FORMAT " of " UINT64_FORMAT "; a text value holds at most 1 GB.",
+							   out->len - VARHDRSZ, e->seq, rd->ledger.statements),
 					 errhint("Snapshot a smaller capture, or read this one with capq_queries().")));
 		appendBinaryStringInfo(out, piece.data, piece.len);
 		pfree(piece.data);
 	}
-	hash_destroy(rendered);
+	MemoryContextDelete(rendered.cxt);
 	MemoryContextDelete(scratch);
 }
 
 /* The snapshot as a text datum. */
 text *
-capq_snapshot_datum(const CapqCapture *cap, bool with_plans)
+capq_snapshot_datum(CapqReader *rd, bool with_plans)
 {
 	StringInfoData out;
 	text	   *result;
 
-	build_snapshot(&out, cap, with_plans);
+	build_snapshot(&out, rd, with_plans);
 	result = (text *) out.data;
 	SET_VARSIZE(result, out.len);
 	return result;
@@ -264,11 +280,11 @@ capq_snapshot_datum(const CapqCapture *cap, bool with_plans)
 
 /* The snapshot as a C string (for comparing). */
 char *
-capq_snapshot_text(const CapqCapture *cap, bool with_plans)
+capq_snapshot_text(CapqReader *rd, bool with_plans)
 {
 	StringInfoData out;
 
-	build_snapshot(&out, cap, with_plans);
+	build_snapshot(&out, rd, with_plans);
 	return out.data + VARHDRSZ;
 }
 

@@ -10,8 +10,8 @@
 
 #include "reader.h"
 
-extern text *capq_snapshot_datum(const CapqCapture *cap, bool with_plans);
-extern char *capq_snapshot_text(const CapqCapture *cap, bool with_plans);
+extern text *capq_snapshot_datum(CapqReader *rd, bool with_plans);
+extern char *capq_snapshot_text(CapqReader *rd, bool with_plans);
 extern char *capq_snapshot_diff(const char *expected, const char *captured);
 
 #endif							/* CAPQ_SNAPSHOT_H */

@@ -8,54 +8,17 @@
   backend goes on appending and every read is exact (no lost entries).  The
   rate it keeps is measured by bench/readers_writers.sh, not asserted here.
 """
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 
-import psycopg2
 import pytest
 
-from stress_helpers import connect
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def as_postgres(*cmd):
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run(prefix + list(cmd), check=True, capture_output=True, cwd="/")
+from stress_helpers import connect, own_server
 
 
 @pytest.fixture
 def huge_ring_server():
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.fail("initdb/pg_ctl of PostgreSQL 15 must be on PATH (test/run-all.sh puts them there)")
-    tmp = tempfile.mkdtemp(prefix="capq-huge-")
-    if os.geteuid() == 0:
-        shutil.chown(tmp, "postgres", "postgres")
-    data, port = os.path.join(tmp, "data"), free_port()
-    as_postgres(initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
-    with open(os.path.join(data, "postgresql.conf"), "a") as conf:
-        conf.write("shared_preload_libraries = 'capquery'\n"
-                   "capquery.buffer_size = '12GB'\n"
-                   f"port = {port}\nunix_socket_directories = '{tmp}'\n"
-                   "listen_addresses = ''\nfsync = off\n")
-    as_postgres(pg_ctl, "-D", data, "-l", os.path.join(tmp, "log"), "-w", "start")
-    try:
-        conn = psycopg2.connect(host=tmp, port=port, user="postgres", dbname="postgres")
-        conn.autocommit = True
+    with own_server("capquery.buffer_size = '12GB'\n", prefix="capq-huge-") as (conn, _):
         yield conn
-        conn.close()
-    finally:
-        as_postgres(pg_ctl, "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_twelve_gigabyte_ring_keeps_text_params_and_plans(huge_ring_server):
