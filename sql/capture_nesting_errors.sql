@@ -4,7 +4,9 @@
 -- hooks skip PG_TRY when nothing is captured; the abort of the
 -- subtransaction or transaction that catches the error puts the level
 -- back), when a procedure rolls back its own transaction or fails to
--- commit it, and when what runs at commit starts with a utility statement.
+-- commit it, when what runs at commit starts with a utility statement, when
+-- a failed transaction block's ROLLBACK TO fails (nothing aborts then), and
+-- when executor startup runs a function (initial partition pruning).
 --
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS capquery;
@@ -136,7 +138,48 @@ SELECT 6 AS top_level_again;
 SELECT capq_end();
 SELECT seq, nesting, kind, query FROM capq_queries();
 
+-- 7. a failed transaction block whose ROLLBACK TO fails (no such savepoint)
+-- aborts nothing more: the statements after it are at the top level
+SELECT capq_begin() > 0 AS began;
+BEGIN;
+SELECT 1 / 0;
+ROLLBACK TO ne_no_such_savepoint;
+ROLLBACK;
+SELECT 7 AS top_level;
+SELECT capq_end();
+SELECT seq, nesting, kind, query, error FROM capq_queries();
 RESET capquery.track;
+SELECT capq_begin() > 0 AS began;
+SELECT 7 AS counted;
+SELECT capq_end();
+SET capquery.track = 'all';
+
+-- 8. a STABLE function compared with the partition key is evaluated when
+-- the executor starts (initial pruning): nested, not a statement of its own
+CREATE TABLE ne_parted (k int) PARTITION BY LIST (k);
+CREATE TABLE ne_parted_1 PARTITION OF ne_parted FOR VALUES IN (1);
+CREATE TABLE ne_parted_2 PARTITION OF ne_parted FOR VALUES IN (2);
+CREATE FUNCTION ne_stable_key() RETURNS int STABLE LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT count(*) FROM ne_item)::int;
+END $$;
+SELECT capq_begin() > 0 AS began;
+SELECT k FROM ne_parted WHERE k = ne_stable_key();
+BEGIN;
+DECLARE ne_cursor CURSOR FOR SELECT k FROM ne_parted WHERE k = ne_stable_key();
+FETCH 1 FROM ne_cursor;
+COMMIT;
+SELECT capq_end();
+SELECT seq, nesting, kind, query FROM capq_queries()
+  WHERE query NOT LIKE '(SELECT count(*)%' OR nesting = 0;
+RESET capquery.track;
+SELECT capq_begin() > 0 AS began;
+SELECT k FROM ne_parted WHERE k = ne_stable_key();
+SELECT capq_end();
+
+RESET capquery.track;
+DROP FUNCTION ne_stable_key();
+DROP TABLE ne_parted;
 DROP PROCEDURE ne_proc_commit_fails();
 DROP TABLE ne_checked;
 DROP FUNCTION ne_check();

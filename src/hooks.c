@@ -21,6 +21,8 @@
  * what runs on a statement's behalf before it starts or after it ended:
  * - planning: constant folding evaluates an IMMUTABLE function called with
  *   constants, its statements included, so the planner hook raises it;
+ * - executor startup, while something is captured: initial partition
+ *   pruning evaluates a STABLE function compared with the partition key;
  * - EXECUTE's arguments, evaluated before its prepared statement starts: it
  *   is raised until that statement starts (at the EXECUTE's own level);
  * - an executor started at level 0 outside any portal (deferred triggers
@@ -30,7 +32,11 @@
  * Errors.  An error that escapes a call leaves the level raised, and no
  * PG_CATCH or PG_FINALLY here repairs it; one mechanism does, because
  * PostgreSQL resumes after an error only through the abort of the
- * (sub)transaction that catches it.  A subtransaction begins and aborts in
+ * (sub)transaction that catches it -- but for one case: in a transaction
+ * block that already failed, where only ROLLBACK, COMMIT and ROLLBACK TO
+ * run, a ROLLBACK TO that fails (no such savepoint) aborts nothing, so the
+ * utility hook, which has PG_TRY anyway, puts its level back itself.  A
+ * subtransaction begins and aborts in
  * the frame that catches (a PL/pgSQL exception block, a savepoint at the top
  * level): its abort puts the level back to where the subtransaction began.
  * A transaction that aborts with no portal running was caught at the top
@@ -659,17 +665,33 @@ failed_while_running(QueryDesc *queryDesc)
 }
 
 /*
- * Record a starting statement, prepare its plan if one is wanted, and
- * start it: a failure to start (permissions, locks) is the statement's.
- * Once started, it stays open as long as its executor (guard_open_statement).
+ * While something is captured: record a starting statement if the capture
+ * wants its level, prepare its plan if one is wanted, and start it one level
+ * down: executor startup can run the application's code on the statement's
+ * behalf (a STABLE function in a partition key comparison, evaluated for
+ * initial pruning), nested like what the statement runs later.  A failure
+ * to start (permissions, locks) is the recorded statement's.  Once started,
+ * it stays open as long as its executor (guard_open_statement).
  */
 static pg_noinline void
-capture_executor_start(QueryDesc *queryDesc, int eflags, int level)
+capture_executor_start(QueryDesc *queryDesc, int eflags)
 {
+	int			saved_level = nesting_level;
+	int			level = statement_level(saved_level);
+
+	if (!level_tracked(level) || (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0)
+	{
+		nesting_level = level + 1;
+		call_executor_start(queryDesc, eflags);
+		nesting_level = saved_level;
+		return;
+	}
+
 	record_executor_start(queryDesc, level);
 	if (capq_plans_wanted != CAPQ_PLANS_OFF)
 		capq_plan_prepare(queryDesc, capq_plans_wanted);
 
+	nesting_level = level + 1;
 	PG_TRY();
 	{
 		call_executor_start(queryDesc, eflags);
@@ -684,6 +706,7 @@ capture_executor_start(QueryDesc *queryDesc, int eflags, int level)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	nesting_level = saved_level;
 	guard_open_statement(queryDesc);
 }
 
@@ -715,14 +738,8 @@ capq_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		leave_execute_arguments();
 	if (capq_active_targets() > 0)
 	{
-		int			level = statement_level(nesting_level);
-
-		if (level_tracked(level) &&
-			(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
-		{
-			capture_executor_start(queryDesc, eflags, level);
-			return;
-		}
+		capture_executor_start(queryDesc, eflags);
+		return;
 	}
 	call_executor_start(queryDesc, eflags);
 }
@@ -1033,6 +1050,12 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_CATCH();
 	{
+		/*
+		 * A transaction block that already failed aborts nothing more when
+		 * its ROLLBACK TO fails (the savepoint does not exist), so no abort
+		 * would put this level back: this frame does, having PG_TRY anyway.
+		 */
+		leave_level(saved_level, level);
 		capq_failure_while_running(pos);
 		PG_RE_THROW();
 	}
