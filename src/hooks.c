@@ -770,8 +770,13 @@ leave_level(int saved_level, int level)
 /*
  * Nothing to remember at this level: no recorded statement is open, so
  * none is running here to be retracted or to add up rows.  Then the nesting
- * is counted without PG_TRY.  Statements nested below are still recorded
- * if a capture wants them: ExecutorStart decides that.
+ * is counted without PG_TRY, and from the level itself, not
+ * statement_level(): an executor outside any portal that is not recorded
+ * puts what it runs at 1 rather than 2, which no count tells apart (track
+ * 'top' counts level 0 only, 'all' every level) -- and under 'all' it is
+ * recorded, so not quiet.  That spares the idle path a test of ActivePortal.
+ * Statements nested below are still recorded if a capture wants them:
+ * ExecutorStart decides that.
  */
 static inline bool
 level_is_quiet(void)
@@ -852,7 +857,7 @@ capq_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		run_protected(queryDesc, direction, count, execute_once);
 		return;
 	}
-	nesting_level = statement_level(saved_level) + 1;
+	nesting_level = saved_level + 1;
 	if (prev_ExecutorRun)
 		prev_ExecutorRun(queryDesc, direction, count, execute_once);
 	else
@@ -895,7 +900,7 @@ capq_ExecutorFinish(QueryDesc *queryDesc)
 		finish_protected(queryDesc);
 		return;
 	}
-	nesting_level = statement_level(saved_level) + 1;
+	nesting_level = saved_level + 1;
 	if (prev_ExecutorFinish)
 		prev_ExecutorFinish(queryDesc);
 	else
