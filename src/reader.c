@@ -9,7 +9,8 @@
  * shared mode for one chunk of CAPQ_READ_CHUNK_BYTES of ring at a time (see
  * the locking protocol in ring.c), so a long read never stops appends for
  * more than a chunk.  A capture whose statements were overwritten, before
- * or during the read, is refused with 53400 rather than read short.
+ * or during the read, is refused with 53400 rather than read short; so is
+ * one whose phase names were, before the first pass collected them.
  *
  * Two passes over the capture's range of the ring.  Phase names, plans and
  * error messages come in records of their own, after the statements they
@@ -120,12 +121,37 @@ capq_check_not_lost(const CapqLedger *ledger)
 						 capq_buffer_size_kb)));
 }
 
-/* The capture again, refused if it lost statements since it was opened. */
+/*
+ * Refuse to read the statements of a capture that lost a phase name: they
+ * would be listed without it (a snapshot would no longer match), though
+ * none of them was lost.
+ */
 static void
-recheck_not_lost(CapqReader *rd)
+check_names_not_lost(const CapqLedger *ledger)
+{
+	if (ledger->names_lost > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg_plural("capture " UINT64_FORMAT " lost the name of " UINT64_FORMAT " phase",
+							   "capture " UINT64_FORMAT " lost the names of " UINT64_FORMAT " phases",
+							   ledger->names_lost,
+							   ledger->capture_id, ledger->names_lost),
+				 errdetail("The capture ring overwrote the records naming them before the capture was read; its statements would be listed without their phase names."),
+				 errhint("Raise capquery.buffer_size (currently %d kB), or capture fewer statements at a time.",
+						 capq_buffer_size_kb)));
+}
+
+/*
+ * The capture again, refused if it lost statements since it was opened
+ * (or, while the first pass still collects them, phase names).
+ */
+static void
+recheck_not_lost(CapqReader *rd, bool names)
 {
 	capq_capture_resolve(true, rd->slot.capture_id, &rd->slot, &rd->ledger);
 	capq_check_not_lost(&rd->ledger);
+	if (names)
+		check_names_not_lost(&rd->ledger);
 }
 
 /* Note where a PLAN or ERROR record is, and the statement it names. */
@@ -203,7 +229,7 @@ scan_attachments(CapqReader *rd)
 		}
 		capq_unlock();
 		if (skipped)
-			recheck_not_lost(rd);
+			recheck_not_lost(rd, true);
 		if (rec == NULL)
 			break;				/* reached end (or the head) */
 		CHECK_FOR_INTERRUPTS();
@@ -235,6 +261,7 @@ capq_read_open(bool have_id, uint64 capture_id, int wants)
 
 	capq_capture_resolve(have_id, capture_id, &rd->slot, &rd->ledger);
 	capq_check_not_lost(&rd->ledger);
+	check_names_not_lost(&rd->ledger);
 	rd->wants = wants;
 	rd->context = AllocSetContextCreate(CurrentMemoryContext, "capquery read",
 										ALLOCSET_DEFAULT_SIZES);
@@ -432,7 +459,7 @@ read_chunk(CapqReader *rd)
 			rd->at_end = true;	/* reached end (or the head) */
 		/* records were overwritten while the lock was free: any of ours? */
 		if (skipped)
-			recheck_not_lost(rd);
+			recheck_not_lost(rd, false);
 		if (!rd->at_end)
 		{
 			CHECK_FOR_INTERRUPTS();
@@ -471,7 +498,7 @@ capq_read_next(CapqReader *rd)
 			if (!rd->checked)
 			{
 				rd->checked = true;
-				recheck_not_lost(rd);
+				recheck_not_lost(rd, false);
 			}
 			return NULL;
 		}

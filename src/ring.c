@@ -59,9 +59,12 @@
  *
  * Lost accounting.  When an append needs room, the oldest records are
  * evicted; each counted statement evicted adds one to "lost" of every
- * capture it belonged to.  Readers refuse (53400) to read a capture with
- * lost > 0 instead of returning a short list, as pg_tracing counts what its
- * buffer drops.
+ * capture it belonged to, and each phase name evicted one to its capture's
+ * "names_lost" (a phase's statements can outlive its PHASE record).
+ * Readers refuse (53400) to read a capture with lost > 0 instead of
+ * returning a short list, as pg_tracing counts what its buffer drops, and
+ * readers of statements refuse one with names_lost > 0 rather than list
+ * statements without their phase's name.
  *
  *-------------------------------------------------------------------------
  */
@@ -121,7 +124,11 @@ record_at(uint64 pos)
 	return (CapqRecord *) (capq_shared->data + pos % capq_shared->ring_size);
 }
 
-/* Forget the oldest record, charging its captures if it was counted. */
+/*
+ * Forget the oldest record, charging its captures if it was counted, or if
+ * it named a phase: the statements of that phase may all still be in the
+ * ring, and would be read without their phase's name.
+ */
 static void
 evict_oldest(void)
 {
@@ -137,6 +144,16 @@ evict_oldest(void)
 
 			if (ledger->capture_id == rec->targets[i].capture_id)
 				ledger->lost++;
+		}
+	}
+	else if (rec->type == CAPQ_REC_PHASE && rec->text_len > 0)
+	{
+		for (int i = 0; i < rec->ntargets; i++)
+		{
+			CapqLedger *ledger = &s->ledgers[rec->targets[i].slot];
+
+			if (ledger->capture_id == rec->targets[i].capture_id)
+				ledger->names_lost++;
 		}
 	}
 	s->tail += rec->len;

@@ -139,6 +139,7 @@ typedef struct CapqLedger
 	uint64		kind_counts[CAPQ_NUM_KINDS];	/* per kind */
 	uint64		failed;			/* counted statements that failed */
 	uint64		lost;			/* counted statements overwritten */
+	uint64		names_lost;		/* phase names overwritten (PHASE records) */
 } CapqLedger;
 
 /*

@@ -159,3 +159,39 @@ def test_single_backend_overflow_then_exact_again():
         assert cur.fetchone()[0] == 5
     finally:
         conn.close()
+
+
+def test_a_lost_phase_name_is_refused_not_read_without_it():
+    """The record naming a phase can leave the ring while the phase's
+    statements stay (here a 20 kB statement of another capture lies between
+    them): reading the capture then is refused with 53400, as a lost
+    statement is, never listed without the phase's name."""
+    victim, flood, reader = tiny(), tiny(), tiny()
+    vc, fc, rc = victim.cursor(), flood.cursor(), reader.cursor()
+    try:
+        fc.execute("SET capquery.max_query_length = 30000")
+        fc.execute("SELECT capq_begin('phase name flood')")
+        vc.execute("SELECT capq_begin('phase name victim')")
+        cap = vc.fetchone()[0]
+        vc.execute("SELECT capq_phase('named phase')")
+        fc.execute("SELECT length('%s')" % ("q" * 20000))
+        vc.execute("SELECT 'victim statement'")
+        vc.execute("SELECT capq_end()")
+        refusals = []
+        for i in range(2000):
+            fc.execute("SELECT %d, '%s'" % (i, "w" * 200))
+            try:
+                rc.execute("SELECT phase, phase_name, query FROM capq_queries(%s)", (cap,))
+                assert rc.fetchall() == [(2, "named phase", "SELECT 'victim statement'")]
+            except psycopg2.Error as e:
+                assert e.pgcode == "53400", e
+                refusals.append(e.diag.message_primary)
+                if "statements" in e.diag.message_primary:
+                    break
+        assert refusals, "the flood never overwrote the capture"
+        assert refusals[0] == "capture %d lost the name of 1 phase" % cap, refusals[0]
+        assert refusals[-1] == "capture %d lost 1 of its 1 statements" % cap, refusals[-1]
+    finally:
+        fc.execute("SELECT capq_end()")
+        for conn in (victim, flood, reader):
+            conn.close()
