@@ -22,7 +22,10 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=../scripts/pgtemp.sh
+source "$HERE/../scripts/pgtemp.sh"
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
+PGTEMP_BINDIR=$BINDIR
 PORT=${MILLION_PORT:-55954}
 N=${MILLION_STATEMENTS:-1000000}
 OUT=$HERE/out
@@ -32,9 +35,7 @@ TMP=
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [[ -n "$TMP" && -f "$TMP/data/postmaster.pid" ]]; then
-    as_pg "$BINDIR/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null 2>&1 || true
-  fi
+  pgtemp_stop_all
   [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
   exit "$rc"
 }
@@ -44,21 +45,11 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 : >"$RESULTS"
 TMP=$(mktemp -d /tmp/capq-million.XXXXXX)
-chown postgres:postgres "$TMP"
 chmod 755 "$TMP"
-as_pg "$BINDIR/initdb" -D "$TMP/data" -U postgres --auth=trust -E UTF8 \
-  --locale=C.UTF-8 --no-sync >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
-cat >>"$TMP/data/postgresql.conf" <<EOF
-port = $PORT
-unix_socket_directories = '$TMP'
-listen_addresses = ''
-shared_preload_libraries = 'capquery'
-capquery.buffer_size = '1GB'
-fsync = off
-synchronous_commit = off
-EOF
-as_pg "$BINDIR/pg_ctl" -D "$TMP/data" -l "$TMP/log" -w start >/dev/null || { cat "$TMP/log"; exit 1; }
-psql_() { "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U postgres -d postgres "$@"; }
+pgtemp_start million "$PORT" "shared_preload_libraries = 'capquery'" \
+  "capquery.buffer_size = '1GB'" >/dev/null
+HOST=$PGTEMP_MILLION_HOST
+psql_() { "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PORT" -U postgres -d postgres "$@"; }
 
 psql_ -c "CREATE EXTENSION capquery" >/dev/null
 cat >"$TMP/stmt.sql" <<'EOF'
@@ -69,7 +60,7 @@ chmod 644 "$TMP/stmt.sql"
 t0=$(date +%s)
 psql_ -At <<EOF >"$TMP/capture.log"
 SELECT capq_begin('million', 'all') IS NOT NULL;
-\! $BINDIR/pgbench -n -M simple -c 2 -j 2 -t $((N / 2)) -f $TMP/stmt.sql -h $TMP -p $PORT -U postgres postgres > $TMP/pgbench.log 2>&1
+\! $BINDIR/pgbench -n -M simple -c 2 -j 2 -t $((N / 2)) -f $TMP/stmt.sql -h $HOST -p $PORT -U postgres postgres > $TMP/pgbench.log 2>&1
 SELECT capq_end();
 EOF
 cap=$(psql_ -At -c "SELECT capture FROM capq_sessions() WHERE label = 'million'")

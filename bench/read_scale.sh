@@ -4,8 +4,9 @@
 # RETURNING, DDL, transaction control; texts average about 170 bytes, about
 # half the statements of a shape not seen before) of READ_SIZES statements.
 #
-# Times: a throwaway server (port READ_PORT, default 55951; unix socket only;
-# capquery.buffer_size = 1GB so nothing is lost) captures each size in one
+# Times: a throwaway server (scripts/pgtemp.sh, port READ_PORT, default
+# 55951; psql over its unix socket; capquery.buffer_size = 1GB so nothing
+# is lost) captures each size in one
 # psql session (scope 'backend'), then each reader runs READ_REPEAT times
 # (default 5) in its own session, psql \timing; the table shows the median.
 # Instructions: the server is stopped and a single-user backend under
@@ -25,7 +26,10 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=../scripts/pgtemp.sh
+source "$HERE/../scripts/pgtemp.sh"
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
+PGTEMP_BINDIR=$BINDIR
 PORT=${READ_PORT:-55951}
 SIZES=${READ_SIZES:-1000 10000 44000 100000}
 REPEAT=${READ_REPEAT:-5}
@@ -47,9 +51,7 @@ TMP=
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [[ -n "$TMP" && -f "$TMP/data/postmaster.pid" ]]; then
-    as_pg "$BINDIR/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null 2>&1 || true
-  fi
+  pgtemp_stop_all
   [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
   exit "$rc"
 }
@@ -65,19 +67,11 @@ mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/capq-read.XXXXXX)
 chown postgres:postgres "$TMP"
 chmod 700 "$TMP"
-as_pg "$BINDIR/initdb" -D "$TMP/data" -U postgres --auth=trust -E UTF8 \
-  --locale=C.UTF-8 --no-sync >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
-cat >>"$TMP/data/postgresql.conf" <<EOF
-port = $PORT
-unix_socket_directories = '$TMP'
-listen_addresses = ''
-shared_preload_libraries = 'capquery'
-capquery.buffer_size = '1GB'
-fsync = off
-synchronous_commit = off
-EOF
-as_pg "$BINDIR/pg_ctl" -D "$TMP/data" -l "$TMP/log" -w start >/dev/null || { cat "$TMP/log"; exit 1; }
-psql_() { "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U postgres -d postgres "$@"; }
+pgtemp_start read "$PORT" "shared_preload_libraries = 'capquery'" \
+  "capquery.buffer_size = '1GB'" >/dev/null
+HOST=$PGTEMP_READ_HOST
+DATA=$PGTEMP_READ_DATA
+psql_() { "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PORT" -U postgres -d postgres "$@"; }
 
 { echo "CREATE EXTENSION capquery;"; python3 "$GEN" schema; } | psql_ >/dev/null
 : >"$TSV"
@@ -87,7 +81,7 @@ for n in $SIZES; do
   TEXTBYTES[$n]=$(awk '{ b += length($0) - 1 } END { print b }' "$TMP/w$n.sql")
   { echo "SELECT capq_begin('real $n');"; echo '\o /dev/null'; cat "$TMP/w$n.sql"
     echo '\o'; echo "SELECT capq_end();"; } |
-    "$BINDIR/psql" -X -q -h "$TMP" -p "$PORT" -U postgres -d postgres >>"$LOG" 2>&1
+    "$BINDIR/psql" -X -q -h "$HOST" -p "$PORT" -U postgres -d postgres >>"$LOG" 2>&1
   cap=$(psql_ -At -c "SELECT capture FROM capq_sessions() WHERE label = 'real $n'")
   SHAPES[$n]=$(psql_ -At -c "SELECT count(*) FROM capq_summary($cap)")
   BYTES[$n]=$(psql_ -At -c "SELECT length(capq_snapshot($cap))")
@@ -102,7 +96,8 @@ for n in $SIZES; do
     echo "read_scale: $n statements, $name: ${MEDIAN[$n,$name]} ms (median of $REPEAT)"
   done
 done
-as_pg "$BINDIR/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null
+# the single-user backend below reuses the data directory
+as_pg "$BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
 
 declare -A IR
 if ((GRIND > 0)) && command -v valgrind >/dev/null; then
@@ -114,7 +109,7 @@ if ((GRIND > 0)) && command -v valgrind >/dev/null; then
   toggles=()
   for r in "${READERS[@]}"; do IFS='|' read -r _ _ fn _ <<<"$r"; toggles+=("--toggle-collect=$fn"); done
   (cd "$TMP" && runuser -u postgres -- valgrind --tool=callgrind --callgrind-out-file="$f.out" \
-     "${toggles[@]}" "$BINDIR/postgres" --single -D "$TMP/data" \
+     "${toggles[@]}" "$BINDIR/postgres" --single -D "$DATA" \
      -c shared_preload_libraries=capquery -c capquery.buffer_size=256MB postgres \
      <"$f.sql" >"$f.stdout" 2>"$f.stderr") ||
     { grep -v '^==' "$f.stderr" | tail -5 >&2; exit 1; }

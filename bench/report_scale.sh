@@ -3,8 +3,8 @@
 # 100,000 statements, in each format (a benchmark that reports, never a test
 # that fails on numbers; the target is under 2 seconds).
 #
-# Starts a throwaway server (port REPORT_PORT, default 55903; unix socket in
-# its temporary directory, no TCP; shared_preload_libraries = 'capquery',
+# Starts a throwaway server (scripts/pgtemp.sh, port REPORT_PORT, default
+# 55903; psql over its unix socket; shared_preload_libraries = 'capquery',
 # capquery.buffer_size = 256MB so nothing is lost), then one psql session
 # captures 100,000 generated statements (psql's \gexec sends each as its own
 # query, as an application would: an N+1-shaped mix in
@@ -24,7 +24,10 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=../scripts/pgtemp.sh
+source "$HERE/../scripts/pgtemp.sh"
 BINDIR=${PGBINDIR:-/usr/lib/postgresql/15/bin}
+PGTEMP_BINDIR=$BINDIR
 PORT=${REPORT_PORT:-55903}
 REPEAT=${REPORT_REPEAT:-3}
 OUT=$HERE/out
@@ -37,9 +40,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   [[ -n "$CHILD" ]] && kill_tree "$CHILD"
-  if [[ -n "$TMP" && -f "$TMP/data/postmaster.pid" ]]; then
-    (cd "$TMP" && runuser -u postgres -- "$BINDIR/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null 2>&1) || true
-  fi
+  pgtemp_stop_all
   [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
   exit "$rc"
 }
@@ -54,21 +55,9 @@ lib=$("$BINDIR/pg_config" --pkglibdir)/capquery.so
 [[ -f "$lib" ]] || { echo "report_scale: $lib is not installed: run make && make install" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/capq-report-scale.XXXXXX)
-chown postgres:postgres "$TMP"
-chmod 700 "$TMP"
-(cd "$TMP" && runuser -u postgres -- "$BINDIR/initdb" -D "$TMP/data" -U postgres --auth=trust \
-   -E UTF8 --locale=C.UTF-8 --no-sync) >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
-cat >>"$TMP/data/postgresql.conf" <<EOF
-port = $PORT
-unix_socket_directories = '$TMP'
-listen_addresses = ''
-shared_preload_libraries = 'capquery'
-capquery.buffer_size = '256MB'
-fsync = off
-synchronous_commit = off
-EOF
-(cd "$TMP" && runuser -u postgres -- "$BINDIR/pg_ctl" -D "$TMP/data" -l "$TMP/log" -w start) >/dev/null ||
-  { cat "$TMP/log"; exit 1; }
+pgtemp_start report "$PORT" "shared_preload_libraries = 'capquery'" \
+  "capquery.buffer_size = '256MB'" >/dev/null
+HOST=$PGTEMP_REPORT_HOST
 
 {
   cat <<'EOF'
@@ -106,8 +95,8 @@ EOF
 } >"$TMP/session.sql"
 
 echo "== capq_report() on a 100,000-statement capture (psql \\timing; server on port $PORT, buffer_size=256MB)"
-echo "+ psql -X -a -h $TMP -p $PORT -U postgres -d postgres -f $TMP/session.sql > $LOG"
-waitfor "$BINDIR/psql" -X -a -h "$TMP" -p "$PORT" -U postgres -d postgres -f "$TMP/session.sql" >"$LOG" 2>&1 ||
+echo "+ psql -X -a -h $HOST -p $PORT -U postgres -d postgres -f $TMP/session.sql > $LOG"
+waitfor "$BINDIR/psql" -X -a -h "$HOST" -p "$PORT" -U postgres -d postgres -f "$TMP/session.sql" >"$LOG" 2>&1 ||
   { tail -30 "$LOG"; exit 1; }
 
 value_of() { awk -v col="$1" '$1 == col { getline; getline; print $1; exit }' "$LOG"; }
