@@ -397,6 +397,24 @@ relations_array(const CapqEntry *e, HTAB *names_by_oid, MemoryContext keep)
 }
 
 /*
+ * *datum, the name column of a role or database, replaced by name's (NULL:
+ * dropped, *have false).  The previous one is freed and so is name: roles
+ * and databases may alternate all along a capture.
+ */
+static void
+replace_name_datum(char *name, bool *have, Datum *datum)
+{
+	if (*have)
+		pfree(DatumGetPointer(*datum));
+	*have = name != NULL;
+	if (name != NULL)
+	{
+		*datum = DirectFunctionCall1(namein, CStringGetDatum(name));
+		pfree(name);
+	}
+}
+
+/*
  * capq_queries' result columns in each version of the SQL interface: the
  * library serves an installation that has not been updated yet, as
  * pg_stat_statements does.
@@ -473,36 +491,19 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		char	   *params;
 		int			col = 0;
 
-		/* (the previous name is freed: roles may alternate all along) */
 		if (first || e->userid != last_userid)
 		{
-			char	   *username = GetUserNameFromId(e->userid, true);
-
-			if (have_username)
-				pfree(DatumGetPointer(username_datum));
 			last_userid = e->userid;
-			have_username = username != NULL;
-			if (have_username)
-			{
-				username_datum = DirectFunctionCall1(namein, CStringGetDatum(username));
-				pfree(username);
-			}
+			replace_name_datum(GetUserNameFromId(e->userid, true),
+							   &have_username, &username_datum);
 			last_visible = capq_entry_visible(e);
 		}
 		visible = last_visible;
 		if (first || e->dbid != last_dbid)
 		{
-			char	   *dbname = get_database_name(e->dbid);
-
-			if (have_dbname)
-				pfree(DatumGetPointer(dbname_datum));
 			last_dbid = e->dbid;
-			have_dbname = dbname != NULL;
-			if (have_dbname)
-			{
-				dbname_datum = DirectFunctionCall1(namein, CStringGetDatum(dbname));
-				pfree(dbname);
-			}
+			replace_name_datum(get_database_name(e->dbid),
+							   &have_dbname, &dbname_datum);
 		}
 		first = false;
 
