@@ -361,22 +361,22 @@ relations_array(const CapqEntry *e, HTAB *names_by_oid, MemoryContext keep)
 {
 	Datum	   *names = palloc(Max(e->nrelations, 1) * sizeof(Datum));
 
-	/* another database's relations as bare OIDs: the row names the database */
 	for (int i = 0; i < e->nrelations; i++)
 	{
-		RelationNameEntry *entry = NULL;
-		bool		found = false;
+		RelationNameEntry *entry;
+		bool		found;
 
-		if (e->dbid == MyDatabaseId)
+		/* another database's relations as bare OIDs: the row names the
+		 * database (and the cache is keyed by OID alone) */
+		if (e->dbid != MyDatabaseId)
 		{
-			entry = hash_search(names_by_oid, &e->relations[i], HASH_ENTER, &found);
-			if (found)
-			{
-				names[i] = entry->name;
-				continue;
-			}
+			names[i] = CStringGetTextDatum(capq_relation_name(e->dbid,
+															  e->relations[i],
+															  false));
+			continue;
 		}
-		if (entry != NULL)
+		entry = hash_search(names_by_oid, &e->relations[i], HASH_ENTER, &found);
+		if (!found)
 		{
 			/* cached names outlive the row */
 			MemoryContext row = MemoryContextSwitchTo(keep);
@@ -385,12 +385,8 @@ relations_array(const CapqEntry *e, HTAB *names_by_oid, MemoryContext keep)
 																 e->relations[i],
 																 false));
 			MemoryContextSwitchTo(row);
-			names[i] = entry->name;
 		}
-		else
-			names[i] = CStringGetTextDatum(capq_relation_name(e->dbid,
-															  e->relations[i],
-															  false));
+		names[i] = entry->name;
 	}
 	return PointerGetDatum(construct_array(names, e->nrelations, TEXTOID,
 										   -1, false, TYPALIGN_INT));
