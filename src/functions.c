@@ -146,14 +146,23 @@ read_capture(bool have_id, uint64 capture_id, int wants)
 	return rd;
 }
 
+/*
+ * How many statements (of a kind, or failed) the capture a caller means
+ * holds, from its ledger: refused if it lost some.
+ */
 static uint64
-ledger_count(const CapqLedger *ledger, bool have_kind, CapqKind kind)
+captured_count(bool have_id, uint64 capture_id, bool have_kind, CapqKind kind)
 {
+	CapqSlot	slot;
+	CapqLedger	ledger;
+
+	capq_capture_resolve(have_id, capture_id, &slot, &ledger);
+	capq_check_not_lost(&ledger);
 	if (!have_kind)
-		return ledger->statements;
+		return ledger.statements;
 	if (kind == CAPQ_FILTER_ERROR)
-		return ledger->failed;
-	return ledger->kind_counts[kind];
+		return ledger.failed;
+	return ledger.kind_counts[kind];
 }
 
 /*---- Lifecycle ----*/
@@ -250,15 +259,11 @@ capq_count(PG_FUNCTION_ARGS)
 	bool		have_kind;
 	uint64		capture_id = 0;
 	bool		have_id;
-	CapqSlot	slot;
-	CapqLedger	ledger;
 
 	capq_retract_calling_statements();
 	have_kind = kind_argument(fcinfo, 0, &kind);
 	have_id = capture_argument(fcinfo, 1, &capture_id);
-	capq_capture_resolve(have_id, capture_id, &slot, &ledger);
-	capq_check_not_lost(&ledger);
-	PG_RETURN_INT64((int64) ledger_count(&ledger, have_kind, kind));
+	PG_RETURN_INT64((int64) captured_count(have_id, capture_id, have_kind, kind));
 }
 
 /*
@@ -306,8 +311,6 @@ assert_statement_count(FunctionCallInfo fcinfo, const char *argname,
 	int64		limit;
 	CapqKind	kind = CAPQ_KIND_SELECT;
 	bool		have_kind;
-	CapqSlot	slot;
-	CapqLedger	ledger;
 	uint64		captured;
 
 	capq_retract_calling_statements();
@@ -316,9 +319,7 @@ assert_statement_count(FunctionCallInfo fcinfo, const char *argname,
 	require_not_negative(limit, argname);
 	have_kind = kind_argument(fcinfo, 1, &kind);
 
-	capq_capture_resolve(false, 0, &slot, &ledger);
-	capq_check_not_lost(&ledger);
-	captured = ledger_count(&ledger, have_kind, kind);
+	captured = captured_count(false, 0, have_kind, kind);
 	if (at_most ? captured > (uint64) limit : captured != (uint64) limit)
 		count_assertion_failed(at_most ? "at most " : "", limit, have_kind,
 							   kind, captured);
@@ -361,22 +362,22 @@ relations_array(const CapqEntry *e, HTAB *names_by_oid, MemoryContext keep)
 {
 	Datum	   *names = palloc(Max(e->nrelations, 1) * sizeof(Datum));
 
-	/* another database's relations as bare OIDs: the row names the database */
 	for (int i = 0; i < e->nrelations; i++)
 	{
-		RelationNameEntry *entry = NULL;
-		bool		found = false;
+		RelationNameEntry *entry;
+		bool		found;
 
-		if (e->dbid == MyDatabaseId)
+		/* another database's relations as bare OIDs: the row names the
+		 * database (and the cache is keyed by OID alone) */
+		if (e->dbid != MyDatabaseId)
 		{
-			entry = hash_search(names_by_oid, &e->relations[i], HASH_ENTER, &found);
-			if (found)
-			{
-				names[i] = entry->name;
-				continue;
-			}
+			names[i] = CStringGetTextDatum(capq_relation_name(e->dbid,
+															  e->relations[i],
+															  false));
+			continue;
 		}
-		if (entry != NULL)
+		entry = hash_search(names_by_oid, &e->relations[i], HASH_ENTER, &found);
+		if (!found)
 		{
 			/* cached names outlive the row */
 			MemoryContext row = MemoryContextSwitchTo(keep);
@@ -385,15 +386,29 @@ relations_array(const CapqEntry *e, HTAB *names_by_oid, MemoryContext keep)
 																 e->relations[i],
 																 false));
 			MemoryContextSwitchTo(row);
-			names[i] = entry->name;
 		}
-		else
-			names[i] = CStringGetTextDatum(capq_relation_name(e->dbid,
-															  e->relations[i],
-															  false));
+		names[i] = entry->name;
 	}
 	return PointerGetDatum(construct_array(names, e->nrelations, TEXTOID,
 										   -1, false, TYPALIGN_INT));
+}
+
+/*
+ * *datum, the name column of a role or database, replaced by name's (NULL:
+ * dropped, *have false).  The previous one is freed and so is name: roles
+ * and databases may alternate all along a capture.
+ */
+static void
+replace_name_datum(char *name, bool *have, Datum *datum)
+{
+	if (*have)
+		pfree(DatumGetPointer(*datum));
+	*have = name != NULL;
+	if (name != NULL)
+	{
+		*datum = DirectFunctionCall1(namein, CStringGetDatum(name));
+		pfree(name);
+	}
 }
 
 /*
@@ -473,36 +488,19 @@ queries_rows(FunctionCallInfo fcinfo, CapqQueriesVersion version)
 		char	   *params;
 		int			col = 0;
 
-		/* (the previous name is freed: roles may alternate all along) */
 		if (first || e->userid != last_userid)
 		{
-			char	   *username = GetUserNameFromId(e->userid, true);
-
-			if (have_username)
-				pfree(DatumGetPointer(username_datum));
 			last_userid = e->userid;
-			have_username = username != NULL;
-			if (have_username)
-			{
-				username_datum = DirectFunctionCall1(namein, CStringGetDatum(username));
-				pfree(username);
-			}
+			replace_name_datum(GetUserNameFromId(e->userid, true),
+							   &have_username, &username_datum);
 			last_visible = capq_entry_visible(e);
 		}
 		visible = last_visible;
 		if (first || e->dbid != last_dbid)
 		{
-			char	   *dbname = get_database_name(e->dbid);
-
-			if (have_dbname)
-				pfree(DatumGetPointer(dbname_datum));
 			last_dbid = e->dbid;
-			have_dbname = dbname != NULL;
-			if (have_dbname)
-			{
-				dbname_datum = DirectFunctionCall1(namein, CStringGetDatum(dbname));
-				pfree(dbname);
-			}
+			replace_name_datum(get_database_name(e->dbid),
+							   &have_dbname, &dbname_datum);
 		}
 		first = false;
 
@@ -882,10 +880,6 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 				id_b = 0;
 	CapqKind	kind = CAPQ_KIND_SELECT;
 	bool		have_kind;
-	CapqSlot	slot_a;
-	CapqSlot	slot_b;
-	CapqLedger	ledger_a;
-	CapqLedger	ledger_b;
 	CapqReader *rd_a;
 	CapqReader *rd_b;
 	uint64		count_a = 0,
@@ -900,12 +894,8 @@ capq_assert_same_count(PG_FUNCTION_ARGS)
 	have_kind = kind_argument(fcinfo, 2, &kind);
 	/* the counts are the ledgers': statements are read only to explain a
 	 * difference */
-	capq_capture_resolve(true, id_a, &slot_a, &ledger_a);
-	capq_check_not_lost(&ledger_a);
-	capq_capture_resolve(true, id_b, &slot_b, &ledger_b);
-	capq_check_not_lost(&ledger_b);
-	count_a = ledger_count(&ledger_a, have_kind, kind);
-	count_b = ledger_count(&ledger_b, have_kind, kind);
+	count_a = captured_count(true, id_a, have_kind, kind);
+	count_b = captured_count(true, id_b, have_kind, kind);
 	if (count_a == count_b)
 		PG_RETURN_VOID();
 

@@ -396,12 +396,11 @@ attach(CapqReader *rd, CapqEntry *e)
 		copied += rec->text_len;
 	}
 
-	/* the message of a statement that failed running: the first one */
+	/* the message of a statement that failed running: the first one (its
+	 * SQLSTATE is in its own record, set when it failed) */
 	rec = attached_record(rd->errors, rd->nerrors, &rd->next_error, e->pos, false);
 	if (rec != NULL && rec->type == CAPQ_REC_ERROR && e->error_message == NULL)
 	{
-		strlcpy(e->sqlstate, unpack_sql_state(rec->error_code),
-				sizeof(e->sqlstate));
 		e->error_message = pnstrdup(capq_record_text(rec), rec->text_len);
 		if (rec->flags & CAPQ_FLAG_ERROR_TRUNCATED)
 			e->flags |= CAPQ_FLAG_ERROR_TRUNCATED;

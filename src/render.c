@@ -15,11 +15,9 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -69,18 +67,28 @@ capq_params_decode(const CapqEntry *e, CapqParam **params)
 	return n;
 }
 
-/* 'value' with quotes doubled, as PostgreSQL logs bound parameters. */
+/*
+ * 'value' with quotes doubled, as PostgreSQL logs bound parameters: len
+ * bytes of it (a literal's source text, say).
+ */
+void
+capq_append_quoted_bytes(StringInfo buf, const char *value, Size len)
+{
+	appendStringInfoCharMacro(buf, '\'');
+	for (Size i = 0; i < len; i++)
+	{
+		if (value[i] == '\'')
+			appendStringInfoCharMacro(buf, '\'');
+		appendStringInfoCharMacro(buf, value[i]);
+	}
+	appendStringInfoCharMacro(buf, '\'');
+}
+
+/* The same for a terminated string. */
 void
 capq_append_quoted_value(StringInfo buf, const char *value)
 {
-	appendStringInfoCharMacro(buf, '\'');
-	for (const char *c = value; *c; c++)
-	{
-		if (*c == '\'')
-			appendStringInfoCharMacro(buf, '\'');
-		appendStringInfoCharMacro(buf, *c);
-	}
-	appendStringInfoCharMacro(buf, '\'');
+	capq_append_quoted_bytes(buf, value, strlen(value));
 }
 
 /*

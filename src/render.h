@@ -34,6 +34,8 @@ typedef struct CapqParam
 
 extern int	capq_params_decode(const CapqEntry *e, CapqParam **params);
 extern char *capq_params_render(const CapqEntry *e);
+extern void capq_append_quoted_bytes(StringInfo buf, const char *value,
+									 Size len);
 extern void capq_append_quoted_value(StringInfo buf, const char *value);
 
 /* privilege masking, as pg_stat_statements does it */

@@ -569,20 +569,6 @@ bound_value(const CapqParam *params, int nparams, int param_no)
 	return prm->value;
 }
 
-/* 'value' of a literal from its source text, quotes doubled */
-static void
-append_quoted_source(StringInfo buf, const char *p, int len)
-{
-	appendStringInfoCharMacro(buf, '\'');
-	for (int i = 0; i < len; i++)
-	{
-		if (p[i] == '\'')
-			appendStringInfoCharMacro(buf, '\'');
-		appendStringInfoCharMacro(buf, p[i]);
-	}
-	appendStringInfoCharMacro(buf, '\'');
-}
-
 /*
  * Append "$1 = '42', $2 = 'true'": the values of the placeholders that
  * capq_shape_normalized() shows, whether the driver inlined them or bound
@@ -623,7 +609,7 @@ capq_shape_append_values(StringInfo buf, const CapqShape *shape,
 		else if (t->value != NULL)
 			capq_append_quoted_value(buf, t->value);
 		else
-			append_quoted_source(buf, shape->source + t->start, t->len);
+			capq_append_quoted_bytes(buf, shape->source + t->start, t->len);
 	}
 	return placeholder;
 }

@@ -129,11 +129,6 @@ entry_bound(const CapqEntry *e)
 		(Size) e->params_len * 2 + (Size) e->nparams * 16 + plan_len * 6;
 }
 
-/*
- * Append one entry's block: header lines, statement, plan.  With rendered,
- * a text already rendered in out (no bound parameters, not truncated) is
- * copied from there instead of scanned again.
- */
 /* "-- ERROR: 22012" for a failed statement: its SQLSTATE, the same from
  * every driver (the message, which may be translated, is left out) */
 static inline void
@@ -143,6 +138,11 @@ append_error(StringInfo out, const CapqEntry *e)
 		appendStringInfo(out, "-- ERROR: %s\n", e->sqlstate);
 }
 
+/*
+ * Append one entry's block: header lines, statement, error, plan.  With
+ * rendered, a text already rendered in out (no bound parameters, not
+ * truncated) is copied from there instead of scanned again.
+ */
 static void
 append_entry(StringInfo out, const CapqEntry *e, bool first, bool with_plans,
 			 MemoryContext scratch, RenderedTexts *rendered)
