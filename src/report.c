@@ -39,7 +39,6 @@
 #include "render.h"
 #include "repeats.h"
 #include "report.h"
-#include "shape.h"
 
 const char *const capq_report_format_names[CAPQ_NUM_REPORT_FORMATS] = {
 	"html", "markdown", "text"
