@@ -533,9 +533,9 @@ capq_repeats_grouping(void)
 
 /*
  * "Statement shape repeated 5 times in phase 1 (a likely N+1): SELECT ...",
- * for shapes run more than once within one phase; NULL when none.
- * Transaction control is left out: BEGIN/COMMIT pairs are not N+1.  gr is
- * capq_repeats_grouping's, with every statement of rd added.
+ * for shapes run more than once within one phase (capq_group_over); NULL
+ * when none.  gr is capq_repeats_grouping's, with every statement of rd
+ * added.
  */
 char *
 capq_repeated_shapes_hint(CapqGrouping *gr, CapqReader *rd)
@@ -551,7 +551,7 @@ capq_repeated_shapes_hint(CapqGrouping *gr, CapqReader *rd)
 	{
 		CapqShapeGroup *g = &groups[i];
 
-		if (g->executions < 2 || g->kind == CAPQ_KIND_TRANSACTION)
+		if (!capq_group_over(g, 1))
 			continue;
 		if (repeated++ >= CAPQ_HINT_MAX_SHAPES)
 			continue;

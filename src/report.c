@@ -146,12 +146,11 @@ listed_failed(const ListedEntry *e)
 	return e->sqlstate[0] != '\0';
 }
 
-/* A likely N+1: a shape run more than once in one phase; BEGIN/COMMIT
- * pairs are not one. */
+/* A likely N+1: a shape run more than once in one phase. */
 static bool
 group_repeated(const CapqShapeGroup *g)
 {
-	return g->executions > 1 && g->kind != CAPQ_KIND_TRANSACTION;
+	return capq_group_over(g, 1);
 }
 
 /* "0.123 ms", "12.3 ms", "1.25 s": milliseconds for a reader */
