@@ -231,55 +231,30 @@ static void
 show_statement(CapqGrouping *gr, CapqShapeGroup *g, TextShape *ts,
 			   const CapqEntry *e, CapqShape *shape)
 {
+	/* (called only while the group lacks what it shows) */
+	bool		need_normalized = g->normalized == NULL && ts->normalized == NULL;
+	bool		need_values = gr->with_examples &&
+		(ts->has_params || !ts->values_known);
 	CapqShape	rescan;
-	char	   *values;
+	char	   *values = NULL;
 	MemoryContext outer = MemoryContextSwitchTo(gr->scratch);
 
-	/* without examples, only a group's first statement comes here */
-	if (!gr->with_examples)
+	if ((need_normalized || need_values) && shape == NULL)
 	{
-		if (ts->normalized == NULL)
-		{
-			if (shape == NULL)
-			{
-				capq_shape_scan(&rescan, e->text, e->text_len, true);
-				shape = &rescan;
-			}
-			MemoryContextSwitchTo(gr->cachecxt);
-			ts->normalized = capq_shape_normalized(shape);
-		}
-		MemoryContextSwitchTo(gr->groupcxt);
-		g->normalized = pstrdup(ts->normalized);
-		MemoryContextSwitchTo(outer);
-		return;
+		capq_shape_scan(&rescan, e->text, e->text_len, true);
+		shape = &rescan;
 	}
-
-	/* (called only while the group lacks examples: values are needed) */
-	if (ts->has_params || !ts->values_known ||
-		(g->normalized == NULL && ts->normalized == NULL))
+	MemoryContextSwitchTo(gr->cachecxt);
+	if (need_normalized)
+		ts->normalized = capq_shape_normalized(shape);
+	if (need_values && !ts->has_params)
 	{
-		if (shape == NULL)
-		{
-			capq_shape_scan(&rescan, e->text, e->text_len, true);
-			shape = &rescan;
-		}
-		MemoryContextSwitchTo(gr->cachecxt);
-		if (ts->normalized == NULL && g->normalized == NULL)
-			ts->normalized = capq_shape_normalized(shape);
-		if (!ts->has_params)
-		{
-			ts->values = capq_shape_values(shape, e);
-			ts->values_known = true;
-			values = ts->values;
-		}
-		else
-		{
-			MemoryContextSwitchTo(gr->scratch);
-			values = capq_shape_values(shape, e);
-		}
+		ts->values = capq_shape_values(shape, e);
+		ts->values_known = true;
 	}
-	else
-		values = ts->values;
+	MemoryContextSwitchTo(gr->scratch);
+	if (gr->with_examples)
+		values = ts->has_params ? capq_shape_values(shape, e) : ts->values;
 	MemoryContextSwitchTo(gr->groupcxt);
 	if (g->normalized == NULL)
 		g->normalized = pstrdup(ts->normalized);
