@@ -437,6 +437,8 @@ capq_grouping_end(CapqGrouping *gr, CapqReader *rd, CapqShapeGroup **groups)
 	*groups = palloc_extended(Max(1, n) * sizeof(CapqShapeGroup), MCXT_ALLOC_HUGE);
 	for (int k = 0; k < n; k++)
 		(*groups)[k] = *gr->created[k];
+	/* (what the groups point to is in groupcxt, not in the table) */
+	hash_destroy(gr->byshape);
 	MemoryContextDelete(gr->cachecxt);
 	MemoryContextDelete(gr->scratch);
 	pfree(gr->created);
