@@ -852,8 +852,7 @@ capq_assert_no_repeats(PG_FUNCTION_ARGS)
 	{
 		CapqShapeGroup *g = &groups[i];
 
-		if (g->executions <= (uint64) max_repeats ||
-			g->kind == CAPQ_KIND_TRANSACTION)
+		if (!capq_group_over(g, (uint64) max_repeats))
 			continue;
 		if (worst == NULL || g->executions > worst->executions)
 			worst = g;

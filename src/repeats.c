@@ -231,55 +231,30 @@ static void
 show_statement(CapqGrouping *gr, CapqShapeGroup *g, TextShape *ts,
 			   const CapqEntry *e, CapqShape *shape)
 {
+	/* (called only while the group lacks what it shows) */
+	bool		need_normalized = g->normalized == NULL && ts->normalized == NULL;
+	bool		need_values = gr->with_examples &&
+		(ts->has_params || !ts->values_known);
 	CapqShape	rescan;
-	char	   *values;
+	char	   *values = NULL;
 	MemoryContext outer = MemoryContextSwitchTo(gr->scratch);
 
-	/* without examples, only a group's first statement comes here */
-	if (!gr->with_examples)
+	if ((need_normalized || need_values) && shape == NULL)
 	{
-		if (ts->normalized == NULL)
-		{
-			if (shape == NULL)
-			{
-				capq_shape_scan(&rescan, e->text, e->text_len, true);
-				shape = &rescan;
-			}
-			MemoryContextSwitchTo(gr->cachecxt);
-			ts->normalized = capq_shape_normalized(shape);
-		}
-		MemoryContextSwitchTo(gr->groupcxt);
-		g->normalized = pstrdup(ts->normalized);
-		MemoryContextSwitchTo(outer);
-		return;
+		capq_shape_scan(&rescan, e->text, e->text_len, true);
+		shape = &rescan;
 	}
-
-	/* (called only while the group lacks examples: values are needed) */
-	if (ts->has_params || !ts->values_known ||
-		(g->normalized == NULL && ts->normalized == NULL))
+	MemoryContextSwitchTo(gr->cachecxt);
+	if (need_normalized)
+		ts->normalized = capq_shape_normalized(shape);
+	if (need_values && !ts->has_params)
 	{
-		if (shape == NULL)
-		{
-			capq_shape_scan(&rescan, e->text, e->text_len, true);
-			shape = &rescan;
-		}
-		MemoryContextSwitchTo(gr->cachecxt);
-		if (ts->normalized == NULL && g->normalized == NULL)
-			ts->normalized = capq_shape_normalized(shape);
-		if (!ts->has_params)
-		{
-			ts->values = capq_shape_values(shape, e);
-			ts->values_known = true;
-			values = ts->values;
-		}
-		else
-		{
-			MemoryContextSwitchTo(gr->scratch);
-			values = capq_shape_values(shape, e);
-		}
+		ts->values = capq_shape_values(shape, e);
+		ts->values_known = true;
 	}
-	else
-		values = ts->values;
+	MemoryContextSwitchTo(gr->scratch);
+	if (gr->with_examples)
+		values = ts->has_params ? capq_shape_values(shape, e) : ts->values;
 	MemoryContextSwitchTo(gr->groupcxt);
 	if (g->normalized == NULL)
 		g->normalized = pstrdup(ts->normalized);
@@ -462,6 +437,8 @@ capq_grouping_end(CapqGrouping *gr, CapqReader *rd, CapqShapeGroup **groups)
 	*groups = palloc_extended(Max(1, n) * sizeof(CapqShapeGroup), MCXT_ALLOC_HUGE);
 	for (int k = 0; k < n; k++)
 		(*groups)[k] = *gr->created[k];
+	/* (what the groups point to is in groupcxt, not in the table) */
+	hash_destroy(gr->byshape);
 	MemoryContextDelete(gr->cachecxt);
 	MemoryContextDelete(gr->scratch);
 	pfree(gr->created);
@@ -533,9 +510,9 @@ capq_repeats_grouping(void)
 
 /*
  * "Statement shape repeated 5 times in phase 1 (a likely N+1): SELECT ...",
- * for shapes run more than once within one phase; NULL when none.
- * Transaction control is left out: BEGIN/COMMIT pairs are not N+1.  gr is
- * capq_repeats_grouping's, with every statement of rd added.
+ * for shapes run more than once within one phase (capq_group_over); NULL
+ * when none.  gr is capq_repeats_grouping's, with every statement of rd
+ * added.
  */
 char *
 capq_repeated_shapes_hint(CapqGrouping *gr, CapqReader *rd)
@@ -551,7 +528,7 @@ capq_repeated_shapes_hint(CapqGrouping *gr, CapqReader *rd)
 	{
 		CapqShapeGroup *g = &groups[i];
 
-		if (g->executions < 2 || g->kind == CAPQ_KIND_TRANSACTION)
+		if (!capq_group_over(g, 1))
 			continue;
 		if (repeated++ >= CAPQ_HINT_MAX_SHAPES)
 			continue;

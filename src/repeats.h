@@ -36,6 +36,16 @@ typedef struct CapqShapeGroup
 	uint64		first_seq;		/* seq of its first execution */
 } CapqShapeGroup;
 
+/*
+ * Did the group run more than limit times?  Transaction control is left
+ * out: BEGIN/COMMIT pairs are not N+1.  With limit 1: a likely N+1.
+ */
+static inline bool
+capq_group_over(const CapqShapeGroup *g, uint64 limit)
+{
+	return g->executions > limit && g->kind != CAPQ_KIND_TRANSACTION;
+}
+
 /* Statements being grouped by shape, one at a time (repeats.c). */
 typedef struct CapqGrouping CapqGrouping;
 

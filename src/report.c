@@ -39,7 +39,6 @@
 #include "render.h"
 #include "repeats.h"
 #include "report.h"
-#include "shape.h"
 
 const char *const capq_report_format_names[CAPQ_NUM_REPORT_FORMATS] = {
 	"html", "markdown", "text"
@@ -147,12 +146,11 @@ listed_failed(const ListedEntry *e)
 	return e->sqlstate[0] != '\0';
 }
 
-/* A likely N+1: a shape run more than once in one phase; BEGIN/COMMIT
- * pairs are not one. */
+/* A likely N+1: a shape run more than once in one phase. */
 static bool
 group_repeated(const CapqShapeGroup *g)
 {
-	return g->executions > 1 && g->kind != CAPQ_KIND_TRANSACTION;
+	return capq_group_over(g, 1);
 }
 
 /* "0.123 ms", "12.3 ms", "1.25 s": milliseconds for a reader */
@@ -530,24 +528,15 @@ entry_params(const CapqEntry *e)
 	return capq_params_render(e);
 }
 
+/* part of e (its plan, its error message), masked and clipped; or NULL */
 static char *
-entry_plan(const CapqEntry *e)
+entry_part(const CapqEntry *e, const char *part, Size max_bytes)
 {
-	if (e->plan == NULL)
+	if (part == NULL)
 		return NULL;
 	if (!capq_entry_visible(e))
 		return pstrdup(CAPQ_HIDDEN_TEXT);
-	return capq_clip_text(e->plan, REPORT_PLAN_BYTES);
-}
-
-static char *
-entry_error_message(const CapqEntry *e)
-{
-	if (e->error_message == NULL)
-		return NULL;
-	if (!capq_entry_visible(e))
-		return pstrdup(CAPQ_HIDDEN_TEXT);
-	return capq_clip_text(e->error_message, REPORT_ERROR_BYTES);
+	return capq_clip_text(part, max_bytes);
 }
 
 /* relations the statement touched, "a, b"; NULL when none or hidden */
@@ -592,8 +581,8 @@ list_entry(ListedEntry *l, const CapqEntry *e, double offset,
 	/* what each part shows of it is clipped at most this much */
 	l->text = capq_clip_text(text, REPORT_TEXT_BYTES);
 	l->params = params ? capq_clip_text(params, REPORT_PARAMS_BYTES) : NULL;
-	l->plan = entry_plan(e);
-	l->message = entry_error_message(e);
+	l->plan = entry_part(e, e->plan, REPORT_PLAN_BYTES);
+	l->message = entry_part(e, e->error_message, REPORT_ERROR_BYTES);
 	l->relations = entry_relations(e);
 	l->offset_ms = offset;
 	if (g != NULL)
@@ -613,7 +602,7 @@ keep_slowest_plan(Report *r, const CapqShapeGroup *g, const CapqEntry *e)
 
 	if (found && sp->plan != NULL)
 		pfree(sp->plan);
-	sp->plan = entry_plan(e);
+	sp->plan = entry_part(e, e->plan, REPORT_PLAN_BYTES);
 }
 
 /* The plan shown for a shape's slowest execution, NULL when none. */
