@@ -142,8 +142,7 @@ capq_failure_while_running(uint64 pos)
 	bool		cut;
 
 	error_seen_running = true;
-	if (pos == CAPQ_NO_POS || capq_shared == NULL ||
-		(capq_shared->lock != NULL && LWLockHeldByMe(capq_shared->lock)))
+	if (pos == CAPQ_NO_POS || capq_shared == NULL || capq_lock_held_by_me())
 		return;
 
 	code = geterrcode();
@@ -397,8 +396,7 @@ record_failure_before_execution(const ErrorData *edata)
 	const char *message_text;
 	bool		cut;
 
-	if (source == NULL ||
-		(capq_shared->lock != NULL && LWLockHeldByMe(capq_shared->lock)) ||
+	if (source == NULL || capq_lock_held_by_me() ||
 		capq_targets_without_catalogs() == 0)
 		return;
 	/* a capq_* call's own error, or the statement that called it */

@@ -272,6 +272,16 @@ capq_unlock(void)
 		LWLockRelease(capq_shared->lock);
 }
 
+/*
+ * Does this backend hold the lock already?  The error path (failures.c)
+ * records nothing then: the error was raised inside a locked section.
+ */
+static inline bool
+capq_lock_held_by_me(void)
+{
+	return capq_shared->lock != NULL && LWLockHeldByMe(capq_shared->lock);
+}
+
 extern void capq_reader_step_aside(void);
 extern uint64 capq_ring_append(const CapqRecordParts *parts,
 							   const CapqTarget *targets, int ntargets);
