@@ -256,8 +256,7 @@ capq_targets_without_catalogs(void)
 {
 	if (capq_shared == NULL)
 		return 0;
-	if (pg_atomic_read_u64(&capq_shared->generation) != capq_seen_generation ||
-		(capq_ncandidates > 0 && GetUserId() != capq_targets_userid))
+	if (capq_targets_stale())
 		refresh_targets(false);
 	return capq_ntargets;
 }
