@@ -86,7 +86,6 @@ extern void capq_captures_init(CapqCaptures *c, int nslots);
 extern CAPQ_INTERNAL uint64 capq_seen_generation;
 extern CAPQ_INTERNAL int capq_ntargets;
 extern CAPQ_INTERNAL CapqTarget *capq_targets;	/* capq_ntargets of them */
-extern CAPQ_INTERNAL CapqPlans *capq_target_plans;	/* per target */
 extern CAPQ_INTERNAL CapqPlans capq_plans_wanted;	/* the most any target asks for */
 extern CAPQ_INTERNAL int capq_ncandidates;	/* captures naming this backend */
 extern CAPQ_INTERNAL Oid capq_targets_userid;	/* role the targets are for */
