@@ -451,7 +451,7 @@ capq_ring_fail(uint64 pos, int32 error_code, const char *message,
 	if (len > capq_ring_max_record())
 		return false;
 
-	capq_lock(LW_EXCLUSIVE);
+	capq_lock_to_append();
 	rec = pos >= s->tail ? record_at(pos) : NULL;
 	if (rec == NULL || rec->type != CAPQ_REC_STATEMENT ||
 		(rec->flags & (CAPQ_FLAG_RETRACTED | CAPQ_FLAG_FAILED)) != 0)
