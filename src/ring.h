@@ -215,7 +215,8 @@ typedef struct CapqRecordParts
 /*
  * The largest record the ring takes: half of it, so that a record always
  * fits after padding to the physical start.  Anything larger is refused
- * before the lock is taken (capq_ring_append).
+ * before anything is evicted: capq_ring_fail returns before taking the
+ * lock, capq_ring_append counts the statement as lost in its captures.
  */
 static inline Size
 capq_ring_max_record(void)
