@@ -23,11 +23,4 @@
 extern void capq_install_hooks(void);
 extern void capq_retract_calling_statements(void);
 
-/*---- failures.c ----*/
-extern void capq_install_failure_hooks(void);
-extern void capq_failure_note_statement(const char *text_end);
-extern void capq_failure_while_running(uint64 pos);
-extern void capq_failure_capq_called(void);
-extern void capq_failure_forget(void);
-
 #endif							/* CAPQUERY_H */

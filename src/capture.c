@@ -37,10 +37,12 @@ CapqCaptures *capq_captures = NULL;
 uint64		capq_seen_generation = 0;	/* 0: refresh on next check */
 int			capq_ntargets = 0;
 CapqTarget *capq_targets = NULL;	/* room for every slot */
-CapqPlans  *capq_target_plans = NULL;
 CapqPlans	capq_plans_wanted = CAPQ_PLANS_OFF;
 int			capq_ncandidates = 0;
 Oid			capq_targets_userid = InvalidOid;
+
+/* per target: whether its capture wants plans (capq_plan_targets) */
+static CapqPlans *target_plans = NULL;
 
 /* per candidate of the last refresh: the capture owner's role */
 static Oid *candidate_owners = NULL;
@@ -68,7 +70,7 @@ capq_plan_targets(CapqTarget *out)
 
 	for (int i = 0; i < capq_ntargets; i++)
 	{
-		if (capq_target_plans[i] != CAPQ_PLANS_OFF)
+		if (target_plans[i] != CAPQ_PLANS_OFF)
 			out[n++] = capq_targets[i];
 	}
 	return n;
@@ -169,8 +171,8 @@ refresh_targets(bool read_catalogs)
 	{
 		capq_targets = MemoryContextAlloc(TopMemoryContext,
 										  s->nslots * sizeof(CapqTarget));
-		capq_target_plans = MemoryContextAlloc(TopMemoryContext,
-											   s->nslots * sizeof(CapqPlans));
+		target_plans = MemoryContextAlloc(TopMemoryContext,
+										  s->nslots * sizeof(CapqPlans));
 		candidate_owners = MemoryContextAlloc(TopMemoryContext,
 											  s->nslots * sizeof(Oid));
 	}
@@ -201,7 +203,7 @@ refresh_targets(bool read_catalogs)
 			capq_targets[n].capture_id = slot->capture_id;
 			capq_targets[n].slot = i;
 			capq_targets[n].phase = 0;
-			capq_target_plans[n] = slot->plans;
+			target_plans[n] = slot->plans;
 			candidate_owners[n] = slot->owner_userid;
 			n++;
 		}
@@ -226,8 +228,8 @@ refresh_targets(bool read_catalogs)
 		if (!may_read)
 			continue;
 		capq_targets[kept] = capq_targets[i];
-		capq_target_plans[kept] = capq_target_plans[i];
-		plans_wanted = Max(plans_wanted, capq_target_plans[i]);
+		target_plans[kept] = target_plans[i];
+		plans_wanted = Max(plans_wanted, target_plans[i]);
 		kept++;
 	}
 
@@ -256,8 +258,7 @@ capq_targets_without_catalogs(void)
 {
 	if (capq_shared == NULL)
 		return 0;
-	if (pg_atomic_read_u64(&capq_shared->generation) != capq_seen_generation ||
-		(capq_ncandidates > 0 && GetUserId() != capq_targets_userid))
+	if (capq_targets_stale())
 		refresh_targets(false);
 	return capq_ntargets;
 }

@@ -86,7 +86,6 @@ extern void capq_captures_init(CapqCaptures *c, int nslots);
 extern CAPQ_INTERNAL uint64 capq_seen_generation;
 extern CAPQ_INTERNAL int capq_ntargets;
 extern CAPQ_INTERNAL CapqTarget *capq_targets;	/* capq_ntargets of them */
-extern CAPQ_INTERNAL CapqPlans *capq_target_plans;	/* per target */
 extern CAPQ_INTERNAL CapqPlans capq_plans_wanted;	/* the most any target asks for */
 extern CAPQ_INTERNAL int capq_ncandidates;	/* captures naming this backend */
 extern CAPQ_INTERNAL Oid capq_targets_userid;	/* role the targets are for */
@@ -95,21 +94,28 @@ extern void capq_refresh_targets(void);
 extern int	capq_targets_without_catalogs(void);
 
 /*
- * Number of captures this backend's statements currently go to.  With no
- * capture anywhere this is one load and one compare: the generation only
- * moves when a capture begins, ends or is reset.  Which captures may take a
- * statement depends on the role running it (a capture's owner must be
- * allowed to read it), so while some capture names this backend a change of
- * role (SET ROLE, a SECURITY DEFINER function) recomputes the targets too.
+ * Must the cached targets be recomputed?  With no capture anywhere this is
+ * one load and one compare: the generation only moves when a capture
+ * begins, ends or is reset.  Which captures may take a statement depends on
+ * the role running it (a capture's owner must be allowed to read it), so
+ * while some capture names this backend a change of role (SET ROLE, a
+ * SECURITY DEFINER function) recomputes the targets too.
  */
+static inline bool
+capq_targets_stale(void)
+{
+	return unlikely(pg_atomic_read_u64(&capq_shared->generation) !=
+					capq_seen_generation) ||
+		unlikely(capq_ncandidates > 0 && GetUserId() != capq_targets_userid);
+}
+
+/* Number of captures this backend's statements currently go to. */
 static inline int
 capq_active_targets(void)
 {
 	if (unlikely(capq_shared == NULL))
 		return 0;
-	if (unlikely(pg_atomic_read_u64(&capq_shared->generation) !=
-				 capq_seen_generation) ||
-		unlikely(capq_ncandidates > 0 && GetUserId() != capq_targets_userid))
+	if (capq_targets_stale())
 		capq_refresh_targets();
 	return capq_ntargets;
 }

@@ -102,9 +102,12 @@ capq_install_failure_hooks(void)
 
 /*---- Bounds ----*/
 
-/* Longest error message kept: as long as a statement's text. */
+/*
+ * Longest statement text or error message kept: capquery.max_query_length,
+ * within what a record may carry.
+ */
 static inline Size
-message_limit(void)
+text_limit(void)
 {
 	return Min((Size) capq_max_query_length, capq_ring_max_payload());
 }
@@ -139,8 +142,7 @@ capq_failure_while_running(uint64 pos)
 	bool		cut;
 
 	error_seen_running = true;
-	if (pos == CAPQ_NO_POS || capq_shared == NULL ||
-		(capq_shared->lock != NULL && LWLockHeldByMe(capq_shared->lock)))
+	if (pos == CAPQ_NO_POS || capq_shared == NULL || capq_lock_held_by_me())
 		return;
 
 	code = geterrcode();
@@ -158,7 +160,7 @@ capq_failure_while_running(uint64 pos)
 	MemoryContextSwitchTo(oldcontext);
 
 	message = edata->message ? edata->message : "";
-	len = clipped_length(message, strlen(message), message_limit(), &cut);
+	len = clipped_length(message, strlen(message), text_limit(), &cut);
 	capq_ring_fail(pos, edata->sqlerrcode, message, len,
 				   cut ? CAPQ_FLAG_ERROR_TRUNCATED : 0);
 	MemoryContextReset(failure_context);
@@ -394,8 +396,7 @@ record_failure_before_execution(const ErrorData *edata)
 	const char *message_text;
 	bool		cut;
 
-	if (source == NULL ||
-		(capq_shared->lock != NULL && LWLockHeldByMe(capq_shared->lock)) ||
+	if (source == NULL || capq_lock_held_by_me() ||
 		capq_targets_without_catalogs() == 0)
 		return;
 	/* a capq_* call's own error, or the statement that called it */
@@ -444,9 +445,8 @@ record_failure_before_execution(const ErrorData *edata)
 		return;
 
 	parts.text = source + start;
-	parts.text_len = clipped_length(parts.text, end - start,
-									Min((Size) capq_max_query_length,
-										capq_ring_max_payload()), &cut);
+	parts.text_len = clipped_length(parts.text, end - start, text_limit(),
+									&cut);
 	if (cut)
 		parts.flags |= CAPQ_FLAG_QUERY_TRUNCATED;
 
@@ -454,7 +454,7 @@ record_failure_before_execution(const ErrorData *edata)
 	parts.error_code = edata->sqlerrcode;
 	parts.error = message_text;
 	parts.error_len = clipped_length(message_text, strlen(message_text),
-									 message_limit(), &cut);
+									 text_limit(), &cut);
 	if (cut)
 		parts.flags |= CAPQ_FLAG_ERROR_TRUNCATED;
 

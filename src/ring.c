@@ -125,6 +125,20 @@ record_at(uint64 pos)
 }
 
 /*
+ * Bytes of a record with ntargets targets, laid out as ring.h says: header,
+ * relation OIDs, text and its terminator, parameters, then error_bytes (a
+ * failed statement's message and its terminator, or 0).
+ */
+static inline Size
+record_size(int ntargets, int nrelations, uint32 text_len, uint32 params_len,
+			Size error_bytes)
+{
+	return MAXALIGN(CAPQ_RECORD_HEADER_SIZE(ntargets) +
+					(Size) nrelations * sizeof(Oid) +
+					(Size) text_len + 1 + (Size) params_len + error_bytes);
+}
+
+/*
  * Forget the oldest record, charging its captures if it was counted, or if
  * it named a phase: the statements of that phase may all still be in the
  * ring, and would be read without their phase's name.
@@ -270,10 +284,8 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 	Size		error_bytes = parts->error_code != 0 ? (Size) parts->error_len + 1 : 0;
 
 	/* the largest size this record can take: every target kept */
-	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(Min(ntargets, CAPQ_MAX_TARGETS)) +
-				   (Size) parts->nrelations * sizeof(Oid) +
-				   (Size) parts->text_len + 1 + (Size) parts->params_len +
-				   error_bytes);
+	len = record_size(Min(ntargets, CAPQ_MAX_TARGETS), parts->nrelations,
+					  parts->text_len, parts->params_len, error_bytes);
 	fits = len <= capq_ring_max_record();
 
 	capq_lock_to_append();
@@ -303,10 +315,8 @@ capq_ring_append(const CapqRecordParts *parts, const CapqTarget *targets,
 		return CAPQ_NO_POS;
 	}
 
-	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(live) +
-				   (Size) parts->nrelations * sizeof(Oid) +
-				   (Size) parts->text_len + 1 + (Size) parts->params_len +
-				   error_bytes);
+	len = record_size(live, parts->nrelations, parts->text_len,
+					  parts->params_len, error_bytes);
 	pos = reserve((uint32) len);
 	rec = record_at(pos);
 
@@ -437,12 +447,11 @@ capq_ring_fail(uint64 pos, int32 error_code, const char *message,
 	uint64		err_pos;
 	char	   *p;
 
-	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(CAPQ_MAX_TARGETS) +
-				   (Size) message_len + 1);
+	len = record_size(CAPQ_MAX_TARGETS, 0, message_len, 0, 0);
 	if (len > capq_ring_max_record())
 		return false;
 
-	capq_lock(LW_EXCLUSIVE);
+	capq_lock_to_append();
 	rec = pos >= s->tail ? record_at(pos) : NULL;
 	if (rec == NULL || rec->type != CAPQ_REC_STATEMENT ||
 		(rec->flags & (CAPQ_FLAG_RETRACTED | CAPQ_FLAG_FAILED)) != 0)
@@ -462,7 +471,7 @@ capq_ring_fail(uint64 pos, int32 error_code, const char *message,
 	}
 
 	/* the statement's record may be evicted here: its targets are copied */
-	len = MAXALIGN(CAPQ_RECORD_HEADER_SIZE(ntargets) + (Size) message_len + 1);
+	len = record_size(ntargets, 0, message_len, 0, 0);
 	err_pos = reserve((uint32) len);
 	rec = record_at(err_pos);
 	memset(rec, 0, CAPQ_RECORD_HEADER_SIZE(0));

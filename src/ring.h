@@ -215,7 +215,8 @@ typedef struct CapqRecordParts
 /*
  * The largest record the ring takes: half of it, so that a record always
  * fits after padding to the physical start.  Anything larger is refused
- * before the lock is taken (capq_ring_append).
+ * before anything is evicted: capq_ring_fail returns before taking the
+ * lock, capq_ring_append counts the statement as lost in its captures.
  */
 static inline Size
 capq_ring_max_record(void)
@@ -270,6 +271,16 @@ capq_unlock(void)
 {
 	if (capq_shared->lock)
 		LWLockRelease(capq_shared->lock);
+}
+
+/*
+ * Does this backend hold the lock already?  The error path (failures.c)
+ * records nothing then: the error was raised inside a locked section.
+ */
+static inline bool
+capq_lock_held_by_me(void)
+{
+	return capq_shared->lock != NULL && LWLockHeldByMe(capq_shared->lock);
 }
 
 extern void capq_reader_step_aside(void);
