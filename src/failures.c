@@ -102,14 +102,11 @@ capq_install_failure_hooks(void)
 
 /*---- Bounds ----*/
 
-/*
- * Longest statement text or error message kept: capquery.max_query_length,
- * within what a record may carry.
- */
+/* Longest statement text or error message kept. */
 static inline Size
 text_limit(void)
 {
-	return Min((Size) capq_max_query_length, capq_ring_max_payload());
+	return capq_ring_payload_limit(capq_max_query_length);
 }
 
 /* Cut len bytes of text at limit, on a character boundary. */

@@ -241,7 +241,7 @@ statement_span(const char *source, int location, int len, int *span_len)
 static void
 set_text(CapqRecordParts *parts, const char *text, int len)
 {
-	Size		limit = Min((Size) capq_max_query_length, capq_ring_max_payload());
+	Size		limit = capq_ring_payload_limit(capq_max_query_length);
 
 	parts->text = text;
 	if ((Size) len > limit)
@@ -293,7 +293,7 @@ param_output(Oid type, Datum value, Size room, bool *clipped)
 static void
 set_params(CapqRecordParts *parts, ParamListInfo params, StringInfo buf)
 {
-	Size		limit = Min((Size) capq_max_params_length, capq_ring_max_payload());
+	Size		limit = capq_ring_payload_limit(capq_max_params_length);
 	MemoryContext oldcontext;
 
 	if (params == NULL || params->numParams <= 0 ||

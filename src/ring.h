@@ -238,6 +238,17 @@ capq_ring_max_payload(void)
 	return quarter > 1024 ? quarter - 1024 : 0;
 }
 
+/*
+ * Bytes of text, parameters or an error message kept under a length
+ * setting (capquery.max_query_length, max_params_length): the setting,
+ * within what a record may carry.
+ */
+static inline Size
+capq_ring_payload_limit(int setting)
+{
+	return Min((Size) setting, capq_ring_max_payload());
+}
+
 extern Size capq_shared_size(int nslots, int nqueues, Size ring_bytes);
 extern void capq_shared_init(CapqShared *s, void *mem, int nslots,
 							 int nqueues, Size ring_bytes, LWLock *lock);
